@@ -1,0 +1,1 @@
+"""Inter-service package: event contracts, topics, settings, logging and adapters' plumbing."""

@@ -1,0 +1,257 @@
+"""Event contracts, version 1.
+
+Every event is a frozen pydantic model with the same envelope. Consumers ignore fields they
+do not know, so adding an optional field is a compatible change; anything else is a new
+schema_version. The schema snapshot tests (shared/tests/test_event_schemas.py) pin each one.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+from uuid import UUID, uuid4
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter
+
+from shared.statuses import Status
+
+TICKET_ID_PATTERN = r"^[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}$"
+ACCOUNT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
+
+TicketId = Annotated[str, Field(pattern=TICKET_ID_PATTERN, examples=["7KQ2-M9XD-4TRA"])]
+AccountId = Annotated[str, Field(pattern=ACCOUNT_ID_PATTERN, examples=["acc-1001"])]
+Sha256Hex = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Model(BaseModel):
+    """Frozen value object; unknown fields are ignored so that producers may add optional ones."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class Envelope(Model):
+    event_id: UUID = Field(default_factory=uuid4, description="Unique per event; the dedup key")
+    event_type: str
+    schema_version: Literal[1] = 1
+    occurred_at: UtcDatetime = Field(default_factory=utcnow)
+    ticket_id: TicketId
+    account_id: AccountId = Field(description="Owner of the request")
+    correlation_id: str = Field(min_length=1, max_length=128)
+
+
+class AttachmentRef(Model):
+    """A stored attachment, referenced by id and content hash; the bytes never travel in events."""
+
+    attachment_id: str = Field(min_length=1, max_length=64)
+    filename: str = Field(max_length=255)
+    content_type: str = Field(max_length=100)
+    size: int = Field(ge=0)
+    sha256: Sha256Hex
+
+
+class Priority(StrEnum):
+    NORMAL = "normal"
+    URGENT = "urgent"
+
+
+class TeamScore(Model):
+    team: str
+    probability: float = Field(ge=0.0, le=1.0)
+
+
+# --- tickets.submitted -------------------------------------------------------------------
+
+
+class TicketSubmitted(Envelope):
+    event_type: Literal["TicketSubmitted"] = "TicketSubmitted"
+    category: str = Field(description="The drop-down value the customer picked")
+    subject: str
+    description: str
+    attachments: tuple[AttachmentRef, ...] = ()
+    required_documents_missing: bool = Field(
+        default=False,
+        description="The category needs ID confirmation photos and none were attached",
+    )
+    locale: str = "en"
+
+
+# --- tickets.routed and team.<team> ------------------------------------------------------
+
+
+class RoutingDecision(Model):
+    """Why a request went where it went: `reason` is customer_category, model or rule:<id>."""
+
+    team: str
+    intent: str | None = None
+    confidence: float = Field(ge=0.0, le=1.0)
+    priority: Priority = Priority.NORMAL
+    customer_category: str
+    customer_team: str | None = Field(default=None, description="Team the customer's pick maps to")
+    rerouted_from: str | None = None
+    reason: str = Field(pattern=r"^(customer_category|model|triage|rule:[a-z0-9_-]+)$")
+    explanation: str = ""
+    model_version: str
+    runner_up: tuple[TeamScore, ...] = ()
+    required_documents_missing: bool = False
+    flags: tuple[str, ...] = Field(default=(), description="Guidance flags, e.g. several_accounts")
+
+
+class TicketRouted(Envelope, RoutingDecision):
+    event_type: Literal["TicketRouted"] = "TicketRouted"
+
+
+class TicketAssigned(Envelope, RoutingDecision):
+    """What a team topic carries: the request itself, ready to work on, with its decision."""
+
+    event_type: Literal["TicketAssigned"] = "TicketAssigned"
+    subject: str
+    description: str
+    attachments: tuple[AttachmentRef, ...] = ()
+    submitted_at: UtcDatetime
+
+
+# --- tickets.activity --------------------------------------------------------------------
+
+
+class StatusTransition(Model):
+    from_status: Status
+    to_status: Status
+
+
+class CommentAdded(Envelope):
+    event_type: Literal["CommentAdded"] = "CommentAdded"
+    body: str
+    status_change: StatusTransition | None = None
+
+
+class AgentReplied(Envelope):
+    event_type: Literal["AgentReplied"] = "AgentReplied"
+    agent_id: str
+    body: str
+    status_change: StatusTransition | None = None
+
+
+class InformationRequested(Envelope):
+    event_type: Literal["InformationRequested"] = "InformationRequested"
+    agent_id: str
+    body: str
+    documents_requested: tuple[str, ...] = ()
+    status_change: StatusTransition | None = None
+
+
+class DocumentsUploaded(Envelope):
+    event_type: Literal["DocumentsUploaded"] = "DocumentsUploaded"
+    attachments: tuple[AttachmentRef, ...]
+    status_change: StatusTransition | None = None
+
+
+class StatusChanged(Envelope):
+    event_type: Literal["StatusChanged"] = "StatusChanged"
+    actor_id: str
+    actor_role: Literal["customer", "agent", "system"]
+    status_change: StatusTransition
+    note: str | None = None
+
+
+ActivityEvent = Annotated[
+    CommentAdded | AgentReplied | InformationRequested | DocumentsUploaded | StatusChanged,
+    Field(discriminator="event_type"),
+]
+
+# --- notifications -----------------------------------------------------------------------
+
+
+class NotificationKind(StrEnum):
+    ACKNOWLEDGEMENT = "acknowledgement"
+    DOCUMENTS_NEEDED = "documents_needed"
+    AGENT_REPLY = "agent_reply"
+    INFORMATION_REQUESTED = "information_requested"
+    SOLVED = "solved"
+    CLOSED = "closed"
+
+
+class NotificationSent(Envelope):
+    event_type: Literal["NotificationSent"] = "NotificationSent"
+    notification_id: str = Field(description="source event id + kind: the idempotency key")
+    kind: NotificationKind
+    source_event_id: UUID
+    message_id: str
+
+
+class NotificationFailed(Envelope):
+    event_type: Literal["NotificationFailed"] = "NotificationFailed"
+    notification_id: str
+    kind: NotificationKind
+    source_event_id: UUID
+    reason: str
+    permanent: bool
+
+
+NotificationEvent = Annotated[
+    NotificationSent | NotificationFailed, Field(discriminator="event_type")
+]
+
+AnyEvent = Annotated[
+    TicketSubmitted
+    | TicketRouted
+    | TicketAssigned
+    | CommentAdded
+    | AgentReplied
+    | InformationRequested
+    | DocumentsUploaded
+    | StatusChanged
+    | NotificationSent
+    | NotificationFailed,
+    Field(discriminator="event_type"),
+]
+
+ALL_EVENT_TYPES: tuple[type[Envelope], ...] = (
+    TicketSubmitted,
+    TicketRouted,
+    TicketAssigned,
+    CommentAdded,
+    AgentReplied,
+    InformationRequested,
+    DocumentsUploaded,
+    StatusChanged,
+    NotificationSent,
+    NotificationFailed,
+)
+
+any_event_adapter: TypeAdapter[AnyEvent] = TypeAdapter(AnyEvent)
+activity_event_adapter: TypeAdapter[ActivityEvent] = TypeAdapter(ActivityEvent)
+notification_event_adapter: TypeAdapter[NotificationEvent] = TypeAdapter(NotificationEvent)
+
+_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: read aloud on the phone
+
+
+def new_ticket_id() -> str:
+    """A request number customers can read out: 12 symbols of 32 (60 bits), grouped by four."""
+    raw = uuid4().int
+    symbols = []
+    for _ in range(12):
+        raw, index = divmod(raw, len(_ALPHABET))
+        symbols.append(_ALPHABET[index])
+    s = "".join(symbols)
+    return f"{s[0:4]}-{s[4:8]}-{s[8:12]}"
+
+
+_HEADER_UNSAFE = re.compile(r"[\r\n\x00]")
+
+
+def header_safe(value: str) -> str:
+    """Remove characters that could break out of a header line (Kafka or e-mail)."""
+    return _HEADER_UNSAFE.sub(" ", value)

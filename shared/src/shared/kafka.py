@@ -1,0 +1,255 @@
+"""Kafka plumbing shared by the services: the FastStream router factory, event publishing with
+the ticket id as key (so one request's events stay ordered in one partition), per-message log
+context, and dead-lettering of messages that cannot be processed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any
+
+import structlog
+from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
+from faststream import AckPolicy, BaseMiddleware
+from faststream.kafka import KafkaBroker
+from faststream.kafka.fastapi import KafkaRouter
+from faststream.message import StreamMessage
+from pydantic import ValidationError
+from pymongo.errors import ConnectionFailure, WriteConcernError
+
+from shared.events import Envelope, header_safe
+from shared.logging import get_logger
+from shared.settings import ServiceSettings
+from shared.topics import Topics
+
+log = get_logger(__name__)
+
+# Consumers commit after the effect is done; on an error the middleware below decides.
+CONSUMER_ACK_POLICY = AckPolicy.NACK_ON_ERROR
+
+
+class TransientError(Exception):
+    """A failure of something outside the message (a server down): retry, never dead-letter."""
+
+
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    TransientError,
+    ConnectionFailure,
+    WriteConcernError,
+    KafkaConnectionError,
+    KafkaTimeoutError,
+    ConnectionError,
+    TimeoutError,
+)
+
+# Errors that redelivery cannot fix: the message itself is bad.
+POISON_ERRORS: tuple[type[BaseException], ...] = (ValidationError, ValueError, UnicodeDecodeError)
+
+
+def event_headers(event: Envelope) -> dict[str, str]:
+    return {
+        "event_type": event.event_type,
+        "event_id": str(event.event_id),
+        "ticket_id": event.ticket_id,
+        "correlation_id": header_safe(event.correlation_id),
+        "schema_version": str(event.schema_version),
+        "content-type": "application/json",
+    }
+
+
+async def publish_event(broker: KafkaBroker, topic: str, event: Envelope) -> None:
+    """Publish and wait for the broker's acknowledgement (acks=all)."""
+    await broker.publish(
+        event.model_dump_json().encode(),
+        topic=topic,
+        key=event.ticket_id.encode(),
+        headers=event_headers(event),
+        correlation_id=event.correlation_id,
+    )
+
+
+async def publish_events(broker: KafkaBroker, items: Iterable[tuple[str, Envelope]]) -> None:
+    """Publish many events at once (the producer batches them) and wait for every ack."""
+    futures = [
+        await broker.publish(
+            event.model_dump_json().encode(),
+            topic=topic,
+            key=event.ticket_id.encode(),
+            headers=event_headers(event),
+            correlation_id=event.correlation_id,
+            no_confirm=True,
+        )
+        for topic, event in items
+    ]
+    if futures:
+        await asyncio.gather(*futures)
+
+
+def create_kafka_router(
+    settings: ServiceSettings,
+    service: str,
+    *,
+    lifespan: Any = None,
+    description: str = "",
+) -> KafkaRouter:
+    return KafkaRouter(
+        settings.kafka_bootstrap_servers,
+        client_id=service,
+        acks="all",
+        enable_idempotence=settings.kafka_enable_idempotence,
+        request_timeout_ms=settings.kafka_request_timeout_ms,
+        linger_ms=5,
+        middlewares=(MessageContextMiddleware, dead_letter_middleware(service)),
+        logger=get_logger(f"{service}.kafka"),
+        schema_url="/asyncapi",
+        description=description,
+        lifespan=lifespan,
+        include_in_schema=True,
+        graceful_timeout=30.0,
+    )
+
+
+def consumer_options(service: str) -> dict[str, Any]:
+    """Subscriber settings every service uses: its own group, commit after the effect."""
+    return {
+        "group_id": service,
+        "auto_offset_reset": "earliest",
+        "ack_policy": CONSUMER_ACK_POLICY,
+        "max_poll_interval_ms": 300_000,
+    }
+
+
+def _record_meta(msg: StreamMessage[Any]) -> dict[str, Any]:
+    raw = msg.raw_message
+    record = raw[0] if isinstance(raw, tuple) else raw
+    return {
+        "topic": getattr(record, "topic", None),
+        "partition": getattr(record, "partition", None),
+        "offset": getattr(record, "offset", None),
+    }
+
+
+class MessageContextMiddleware(BaseMiddleware):
+    """Binds event_id, ticket_id and correlation_id to every log line written while handling."""
+
+    async def consume_scope(
+        self, call_next: Callable[[StreamMessage[Any]], Awaitable[Any]], msg: StreamMessage[Any]
+    ) -> Any:
+        headers = msg.headers or {}
+        context = {
+            "event_id": headers.get("event_id"),
+            "event_type": headers.get("event_type"),
+            "ticket_id": headers.get("ticket_id"),
+            "correlation_id": headers.get("correlation_id") or msg.correlation_id,
+            **_record_meta(msg),
+        }
+        with structlog.contextvars.bound_contextvars(**context):
+            return await call_next(msg)
+
+
+def dead_letter_headers(
+    headers: dict[str, Any], *, error: BaseException, service: str, attempts: int, source: dict[str, Any]
+) -> dict[str, str]:
+    """The original headers plus what an operator needs to understand and re-drive the message."""
+    merged = {k: str(v) for k, v in headers.items() if not k.startswith("x-dlq-")}
+    merged.update(
+        {
+            "x-dlq-error-type": type(error).__name__,
+            "x-dlq-error": header_safe(str(error))[:2000],
+            "x-dlq-service": service,
+            "x-dlq-attempts": str(attempts),
+            "x-dlq-original-topic": str(source.get("topic")),
+            "x-dlq-original-partition": str(source.get("partition")),
+            "x-dlq-original-offset": str(source.get("offset")),
+        }
+    )
+    return merged
+
+
+async def send_to_dead_letter(
+    broker: KafkaBroker,
+    *,
+    topic: str,
+    key: bytes | None,
+    value: bytes,
+    headers: dict[str, Any],
+    error: BaseException,
+    service: str,
+    attempts: int,
+    source: dict[str, Any],
+) -> None:
+    await broker.publish(
+        value,
+        topic=Topics.dlq(topic),
+        key=key,
+        headers=dead_letter_headers(
+            headers, error=error, service=service, attempts=attempts, source=source
+        ),
+    )
+    log.error(
+        "message dead-lettered",
+        error_type=type(error).__name__,
+        error=str(error)[:500],
+        dlq=Topics.dlq(topic),
+        attempts=attempts,
+    )
+
+
+def dead_letter_middleware(
+    service: str,
+    *,
+    max_attempts: int = 3,
+    transient_backoff: Sequence[float] = (0.2, 0.5, 1, 2, 5, 10),
+) -> type[BaseMiddleware]:
+    """Middleware class: poison goes to `<topic>.dlq` at once, a failing handler after
+    `max_attempts`, transient infrastructure errors are retried with backoff and never
+    dead-lettered (the message is fine; the consumer waits for the infrastructure).
+    """
+
+    class DeadLetterMiddleware(BaseMiddleware):
+        async def consume_scope(
+            self,
+            call_next: Callable[[StreamMessage[Any]], Awaitable[Any]],
+            msg: StreamMessage[Any],
+        ) -> Any:
+            attempt = 0
+            while True:
+                attempt += 1
+                try:
+                    return await call_next(msg)
+                except TRANSIENT_ERRORS as exc:
+                    if attempt > len(transient_backoff):
+                        raise  # nack: the message is redelivered from its offset
+                    log.warning("transient failure, retrying", error=repr(exc), attempt=attempt)
+                    await asyncio.sleep(transient_backoff[attempt - 1])
+                except Exception as exc:  # noqa: BLE001 - everything else is this message's fault
+                    if not isinstance(exc, POISON_ERRORS) and attempt < max_attempts:
+                        log.warning("handler failed, retrying", error=repr(exc), attempt=attempt)
+                        continue
+                    await self._dead_letter(msg, exc, attempt)
+                    return None
+
+        async def _dead_letter(self, msg: StreamMessage[Any], exc: Exception, attempts: int) -> None:
+            broker: KafkaBroker = self.context.get("broker")
+            raw = msg.raw_message
+            records = raw if isinstance(raw, tuple) else (raw,)
+            for record in records:
+                await send_to_dead_letter(
+                    broker,
+                    topic=record.topic,
+                    key=record.key,
+                    value=record.value or b"",
+                    headers={k: v.decode(errors="replace") for k, v in record.headers},
+                    error=exc,
+                    service=service,
+                    attempts=attempts,
+                    source={"topic": record.topic, "partition": record.partition,
+                            "offset": record.offset},
+                )
+
+    return DeadLetterMiddleware
+
+
+def is_kafka_error(exc: BaseException) -> bool:
+    return isinstance(exc, KafkaError | ConnectionError | TimeoutError)

@@ -1,0 +1,73 @@
+"""What every service's FastAPI app shares: problem+json errors, /healthz and /readyz, the
+Kafka router with its AsyncAPI docs, the token verifier and logging setup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import JSONResponse
+from faststream.kafka.fastapi import KafkaRouter
+
+from shared.auth import TokenVerifier
+from shared.logging import configure_logging
+from shared.problems import install_problem_handlers
+from shared.settings import ServiceSettings
+
+ReadinessCheck = Callable[[], Awaitable[bool]]
+
+
+def health_router(checks: Mapping[str, ReadinessCheck]) -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz", summary="Liveness: the process answers")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get(
+        "/readyz",
+        summary="Readiness: every dependency answers",
+        responses={503: {"description": "A dependency is down"}},
+    )
+    async def readyz() -> JSONResponse:
+        results = {name: await check() for name, check in checks.items()}
+        ready = all(results.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "unavailable", "checks": results},
+            status_code=200 if ready else 503,
+        )
+
+    return router
+
+
+def kafka_is_ready(router: KafkaRouter) -> ReadinessCheck:
+    async def check() -> bool:
+        try:
+            return bool(await router.broker.ping(timeout=2.0))
+        except Exception:  # noqa: BLE001 - readiness reports, it does not raise
+            return False
+
+    return check
+
+
+def build_app(
+    *,
+    service: str,
+    title: str,
+    description: str,
+    settings: ServiceSettings,
+    kafka_router: KafkaRouter,
+    readiness: Mapping[str, ReadinessCheck],
+    routers: tuple[APIRouter, ...] = (),
+) -> FastAPI:
+    configure_logging(service, settings.effective_log_format, settings.log_level)
+    app = FastAPI(title=title, description=description, version="1.0.0")
+    app.state.settings = settings
+    app.state.token_verifier = TokenVerifier.from_settings(settings)
+    install_problem_handlers(app)
+    app.include_router(kafka_router)
+    app.include_router(health_router(readiness))
+    for router in routers:
+        app.include_router(router)
+    return app

@@ -1,0 +1,90 @@
+"""Settings common to every service. Each service subclasses ServiceSettings with its own env
+prefix (INTAKE_, ROUTER_, NOTIFIER_, HISTORY_), so one process's configuration never leaks
+into another's: INTAKE_KAFKA_BOOTSTRAP_SERVERS, ROUTER_MONGO_URL, ...
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, Self
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.topics import Topics
+
+# Signs development tokens only (`make token`). Production refuses to start with it.
+DEVELOPMENT_JWT_SECRET = "development-only-signing-key-never-use-in-production"  # noqa: S105
+
+Environment = Literal["development", "production"]
+
+
+class InsecureConfigurationError(ValueError):
+    """A production process was configured with a development default."""
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", env_file=None, frozen=True)
+
+    environment: Environment = "development"
+    log_format: Literal["console", "json"] | None = Field(
+        default=None, description="Default: console in development, json in production"
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    kafka_bootstrap_servers: str = "localhost:9092"
+    kafka_enable_idempotence: bool = Field(
+        default=True,
+        description="Idempotent producer; the embedded Tansu broker does not support it",
+    )
+    kafka_request_timeout_ms: int = 10_000
+    topic_prefix: str = ""
+
+    mongo_url: SecretStr = SecretStr("mongodb://localhost:27017/?directConnection=true")
+    mongo_timeout_ms: int = 5_000
+
+    catalog_path: Path | None = None
+
+    jwt_algorithm: Literal["HS256", "RS256"] = "HS256"
+    jwt_secret: SecretStr | None = Field(default=None, description="HS256 key")
+    jwt_public_key_path: Path | None = Field(default=None, description="RS256 public key (PEM)")
+    jwt_audience: str = "helpcentre"
+    jwt_issuer: str = "helpcentre-signin"
+
+    @property
+    def topics(self) -> Topics:
+        return Topics(prefix=self.topic_prefix)
+
+    @property
+    def effective_log_format(self) -> Literal["console", "json"]:
+        if self.log_format:
+            return self.log_format
+        return "console" if self.environment == "development" else "json"
+
+    @property
+    def jwt_verification_key(self) -> str:
+        if self.jwt_algorithm == "RS256":
+            if self.jwt_public_key_path is None:
+                raise InsecureConfigurationError("RS256 needs JWT_PUBLIC_KEY_PATH")
+            return self.jwt_public_key_path.read_text()
+        if self.jwt_secret is not None:
+            return self.jwt_secret.get_secret_value()
+        return DEVELOPMENT_JWT_SECRET
+
+    @model_validator(mode="after")
+    def _no_development_secrets_in_production(self) -> Self:
+        if self.environment != "production":
+            return self
+        if self.jwt_algorithm == "HS256":
+            secret = self.jwt_secret.get_secret_value() if self.jwt_secret else None
+            if secret is None or secret == DEVELOPMENT_JWT_SECRET or len(secret) < 32:
+                raise InsecureConfigurationError(
+                    "production needs JWT_SECRET of 32+ characters that is not the development"
+                    " key, or JWT_ALGORITHM=RS256 with JWT_PUBLIC_KEY_PATH"
+                )
+        elif self.jwt_public_key_path is None:
+            raise InsecureConfigurationError("production RS256 needs JWT_PUBLIC_KEY_PATH")
+        return self

@@ -1,0 +1,42 @@
+"""Topic names, in one place. A prefix (setting TOPIC_PREFIX) lets several stacks share a broker."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DLQ_SUFFIX = ".dlq"
+
+
+@dataclass(frozen=True, slots=True)
+class Topics:
+    prefix: str = ""
+
+    @property
+    def submitted(self) -> str:
+        return f"{self.prefix}tickets.submitted"
+
+    @property
+    def routed(self) -> str:
+        return f"{self.prefix}tickets.routed"
+
+    @property
+    def activity(self) -> str:
+        return f"{self.prefix}tickets.activity"
+
+    @property
+    def notifications(self) -> str:
+        return f"{self.prefix}notifications"
+
+    def team(self, team: str) -> str:
+        return f"{self.prefix}team.{team}"
+
+    @staticmethod
+    def dlq(topic: str) -> str:
+        return f"{topic}{DLQ_SUFFIX}"
+
+    def event_topics(self) -> tuple[str, ...]:
+        return (self.submitted, self.routed, self.activity, self.notifications)
+
+    def all_topics(self, teams: tuple[str, ...]) -> tuple[str, ...]:
+        base = self.event_topics() + tuple(self.team(t) for t in teams)
+        return base + tuple(self.dlq(t) for t in self.event_topics())
