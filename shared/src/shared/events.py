@@ -11,7 +11,7 @@ import re
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Literal
-from uuid import UUID, uuid4
+from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter
 
@@ -255,3 +255,9 @@ _HEADER_UNSAFE = re.compile(r"[\r\n\x00]")
 def header_safe(value: str) -> str:
     """Remove characters that could break out of a header line (Kafka or e-mail)."""
     return _HEADER_UNSAFE.sub(" ", value)
+
+
+def derived_event_id(source: UUID | str, purpose: str) -> UUID:
+    """The same input yields the same output event id, so an effect of a redelivered event is
+    recognised downstream as one already applied."""
+    return uuid5(NAMESPACE_URL, f"urn:helpdesk:{source}:{purpose}")

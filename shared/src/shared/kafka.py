@@ -6,6 +6,8 @@ context, and dead-lettering of messages that cannot be processed.
 from __future__ import annotations
 
 import asyncio
+from contextvars import ContextVar
+from dataclasses import dataclass
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
@@ -13,9 +15,8 @@ import structlog
 from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
 from faststream import AckPolicy, BaseMiddleware
 from faststream.kafka import KafkaBroker
-from faststream.kafka.fastapi import KafkaRouter
 from faststream.message import StreamMessage
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from pymongo.errors import ConnectionFailure, WriteConcernError
 
 from shared.events import Envelope, header_safe
@@ -86,14 +87,8 @@ async def publish_events(broker: KafkaBroker, items: Iterable[tuple[str, Envelop
         await asyncio.gather(*futures)
 
 
-def create_kafka_router(
-    settings: ServiceSettings,
-    service: str,
-    *,
-    lifespan: Any = None,
-    description: str = "",
-) -> KafkaRouter:
-    return KafkaRouter(
+def create_broker(settings: ServiceSettings, service: str, *, description: str = "") -> KafkaBroker:
+    return KafkaBroker(
         settings.kafka_bootstrap_servers,
         client_id=service,
         acks="all",
@@ -102,18 +97,15 @@ def create_kafka_router(
         linger_ms=5,
         middlewares=(MessageContextMiddleware, dead_letter_middleware(service)),
         logger=get_logger(f"{service}.kafka"),
-        schema_url="/asyncapi",
         description=description,
-        lifespan=lifespan,
-        include_in_schema=True,
         graceful_timeout=30.0,
     )
 
 
-def consumer_options(service: str) -> dict[str, Any]:
-    """Subscriber settings every service uses: its own group, commit after the effect."""
+def consumer_options(group_id: str) -> dict[str, Any]:
+    """Subscriber settings every consumer uses: its own group, commit after the effect."""
     return {
-        "group_id": service,
+        "group_id": group_id,
         "auto_offset_reset": "earliest",
         "ack_policy": CONSUMER_ACK_POLICY,
         "max_poll_interval_ms": 300_000,
@@ -130,12 +122,26 @@ def _record_meta(msg: StreamMessage[Any]) -> dict[str, Any]:
     }
 
 
+_current_message: ContextVar[StreamMessage[Any] | None] = ContextVar("current_message", default=None)
+
+
+def current_records() -> list[InboundRecord]:
+    """The records of the message being handled: for batch handlers that decode each record
+    themselves (and dead-letter one without the others)."""
+    msg = _current_message.get()
+    if msg is None:
+        raise RuntimeError("current_records() called outside a message handler")
+    return batch_records(msg)
+
+
 class MessageContextMiddleware(BaseMiddleware):
-    """Binds event_id, ticket_id and correlation_id to every log line written while handling."""
+    """Binds event_id, ticket_id and correlation_id to every log line written while handling,
+    and makes the message reachable through current_records()."""
 
     async def consume_scope(
         self, call_next: Callable[[StreamMessage[Any]], Awaitable[Any]], msg: StreamMessage[Any]
     ) -> Any:
+        token = _current_message.set(msg)
         headers = msg.headers or {}
         context = {
             "event_id": headers.get("event_id"),
@@ -144,8 +150,11 @@ class MessageContextMiddleware(BaseMiddleware):
             "correlation_id": headers.get("correlation_id") or msg.correlation_id,
             **_record_meta(msg),
         }
-        with structlog.contextvars.bound_contextvars(**context):
-            return await call_next(msg)
+        try:
+            with structlog.contextvars.bound_contextvars(**context):
+                return await call_next(msg)
+        finally:
+            _current_message.reset(token)
 
 
 def dead_letter_headers(
@@ -231,25 +240,98 @@ def dead_letter_middleware(
                     return None
 
         async def _dead_letter(self, msg: StreamMessage[Any], exc: Exception, attempts: int) -> None:
-            broker: KafkaBroker = self.context.get("broker")
-            raw = msg.raw_message
-            records = raw if isinstance(raw, tuple) else (raw,)
-            for record in records:
-                await send_to_dead_letter(
-                    broker,
-                    topic=record.topic,
-                    key=record.key,
-                    value=record.value or b"",
-                    headers={k: v.decode(errors="replace") for k, v in record.headers},
-                    error=exc,
-                    service=service,
-                    attempts=attempts,
-                    source={"topic": record.topic, "partition": record.partition,
-                            "offset": record.offset},
-                )
+            dead_letters = KafkaDeadLetters(self.context.get("broker"), service)
+            for record in batch_records(msg):
+                await dead_letters.send(record, exc, attempts)
 
     return DeadLetterMiddleware
 
 
 def is_kafka_error(exc: BaseException) -> bool:
     return isinstance(exc, KafkaError | ConnectionError | TimeoutError)
+
+
+@dataclass(frozen=True, slots=True)
+class InboundRecord:
+    """One consumed Kafka record, as a handler that decodes for itself sees it."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+    headers: dict[str, str]
+
+    @classmethod
+    def from_consumer_record(cls, record: Any) -> InboundRecord:
+        return cls(
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            key=record.key,
+            value=record.value or b"",
+            headers={k: v.decode(errors="replace") for k, v in record.headers},
+        )
+
+    @property
+    def source(self) -> dict[str, Any]:
+        return {"topic": self.topic, "partition": self.partition, "offset": self.offset}
+
+
+def batch_records(msg: StreamMessage[Any]) -> list[InboundRecord]:
+    raw = msg.raw_message
+    records = raw if isinstance(raw, tuple) else (raw,)
+    return [InboundRecord.from_consumer_record(r) for r in records]
+
+
+async def raw_body(msg: StreamMessage[Any]) -> Any:
+    """Subscriber decoder that leaves bytes alone: the handler decodes each record itself,
+    so one poison record in a batch is dead-lettered alone."""
+    return msg.body
+
+
+class KafkaDeadLetters:
+    def __init__(self, broker: KafkaBroker, service: str) -> None:
+        self._broker = broker
+        self._service = service
+
+    async def send(self, record: InboundRecord, error: BaseException, attempts: int = 1) -> None:
+        await send_to_dead_letter(
+            self._broker,
+            topic=record.topic,
+            key=record.key,
+            value=record.value,
+            headers=record.headers,
+            error=error,
+            service=self._service,
+            attempts=attempts,
+            source=record.source,
+        )
+
+
+class KafkaEventPublisher:
+    """The EventPublisher port every service uses, on a FastStream Kafka broker."""
+
+    def __init__(self, broker: KafkaBroker) -> None:
+        self._broker = broker
+
+    async def publish(self, topic: str, event: Envelope) -> None:
+        await publish_event(self._broker, topic, event)
+
+    async def publish_many(self, items: Iterable[tuple[str, Envelope]]) -> None:
+        await publish_events(self._broker, items)
+
+
+async def decode_batch(
+    records: Iterable[InboundRecord],
+    adapter: TypeAdapter[Any],
+    dead_letters: KafkaDeadLetters | Any,
+) -> list[Any]:
+    """Decode each record; a record that does not decode goes to the DLQ alone."""
+    decoded = []
+    for record in records:
+        try:
+            decoded.append(adapter.validate_json(record.value))
+        except ValidationError as exc:
+            await dead_letters.send(record, exc)
+    return decoded

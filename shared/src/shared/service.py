@@ -1,14 +1,18 @@
-"""What every service's FastAPI app shares: problem+json errors, /healthz and /readyz, the
-Kafka router with its AsyncAPI docs, the token verifier and logging setup.
+"""What every service's ASGI app shares: problem+json errors, /healthz and /readyz, the Kafka
+broker started and drained with the app, AsyncAPI docs at /asyncapi, the token verifier and
+logging setup.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
-from faststream.kafka.fastapi import KafkaRouter
+from faststream.kafka import KafkaBroker
+from faststream.specification import AsyncAPI
+from faststream_fastapi import AsyncAPIConfig, FastStreamAPI
 
 from shared.auth import TokenVerifier
 from shared.logging import configure_logging
@@ -16,6 +20,7 @@ from shared.problems import install_problem_handlers
 from shared.settings import ServiceSettings
 
 ReadinessCheck = Callable[[], Awaitable[bool]]
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
 def health_router(checks: Mapping[str, ReadinessCheck]) -> APIRouter:
@@ -41,10 +46,10 @@ def health_router(checks: Mapping[str, ReadinessCheck]) -> APIRouter:
     return router
 
 
-def kafka_is_ready(router: KafkaRouter) -> ReadinessCheck:
+def kafka_is_ready(broker: KafkaBroker) -> ReadinessCheck:
     async def check() -> bool:
         try:
-            return bool(await router.broker.ping(timeout=2.0))
+            return bool(await broker.ping(timeout=2.0))
         except Exception:  # noqa: BLE001 - readiness reports, it does not raise
             return False
 
@@ -57,17 +62,25 @@ def build_app(
     title: str,
     description: str,
     settings: ServiceSettings,
-    kafka_router: KafkaRouter,
+    broker: KafkaBroker,
     readiness: Mapping[str, ReadinessCheck],
+    lifespan: Lifespan | None = None,
     routers: tuple[APIRouter, ...] = (),
-) -> FastAPI:
+) -> tuple[FastStreamAPI, FastAPI]:
+    """The ASGI app to serve, and the FastAPI app inside it (for state and tests)."""
     configure_logging(service, settings.effective_log_format, settings.log_level)
-    app = FastAPI(title=title, description=description, version="1.0.0")
+    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
     app.state.settings = settings
     app.state.token_verifier = TokenVerifier.from_settings(settings)
     install_problem_handlers(app)
-    app.include_router(kafka_router)
     app.include_router(health_router(readiness))
     for router in routers:
         app.include_router(router)
-    return app
+    asgi = FastStreamAPI(
+        broker,
+        application=app,
+        specification=AsyncAPI(broker, title=title, version="1.0.0", description=description),
+        asyncapi_path=AsyncAPIConfig("/asyncapi", include_in_schema=True),
+        safe_connection=True,  # no Kafka at start: fail, so the supervisor restarts us
+    )
+    return asgi, app

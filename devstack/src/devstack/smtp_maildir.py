@@ -1,0 +1,73 @@
+"""A local SMTP server (aiosmtpd) that delivers every message into a Maildir, one file a mail,
+so a person or a test can read exactly what the notifier sent. Run it as its own process:
+`python -m devstack.smtp_maildir --port 1025 --maildir .data/mail`.
+
+Fault hooks for tests: `--reject-first N --reject-code 451` answers the first N messages with
+that code (4xx transient, 5xx permanent) before accepting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import mailbox
+import signal
+from email import message_from_bytes
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+
+class MaildirHandler:
+    def __init__(self, maildir: Path, reject_first: int = 0, reject_code: int = 451) -> None:
+        maildir.parent.mkdir(parents=True, exist_ok=True)
+        self._box = mailbox.Maildir(str(maildir), create=True)
+        self._reject_left = reject_first
+        self._reject_code = reject_code
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
+        if self._reject_left > 0:
+            self._reject_left -= 1
+            return f"{self._reject_code} test fault: try again later"
+        content = envelope.original_content or envelope.content or b""
+        raw = content if isinstance(content, bytes) else content.encode()
+        message = message_from_bytes(raw)
+        # Record the SMTP envelope too: the recipients the notifier actually addressed.
+        message["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)
+        message["X-Envelope-From"] = str(envelope.mail_from)
+        self._box.add(mailbox.MaildirMessage(message))
+        return "250 Message accepted for delivery"
+
+
+async def serve(host: str, port: int, maildir: Path, **handler_args: Any) -> None:
+    controller = Controller(MaildirHandler(maildir, **handler_args), hostname=host, port=port)
+    controller.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    print(f"smtp listening on {host}:{port}, delivering into {maildir}", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        controller.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m devstack.smtp_maildir")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=1025)
+    parser.add_argument("--maildir", type=Path, required=True)
+    parser.add_argument("--reject-first", type=int, default=0)
+    parser.add_argument("--reject-code", type=int, default=451)
+    args = parser.parse_args()
+    asyncio.run(
+        serve(args.host, args.port, args.maildir, reject_first=args.reject_first,
+              reject_code=args.reject_code)
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+"""History service: `uvicorn history.app:create_app --factory`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from faststream_fastapi import FastStreamAPI
+
+from shared.events import any_event_adapter
+from shared.kafka import (
+    KafkaDeadLetters,
+    current_records,
+    consumer_options,
+    create_broker,
+    decode_batch,
+    raw_body,
+)
+from shared.mongo import create_mongo_client, mongo_is_ready
+from shared.service import build_app, kafka_is_ready
+
+from history.adapters.mongo import MongoRequestRepository
+from history.api import router as api_router
+from history.settings import HistorySettings
+
+SERVICE = "history"
+
+
+def create_app(settings: HistorySettings | None = None) -> FastStreamAPI:
+    settings = settings or HistorySettings()
+    topics = settings.topics
+    mongo = create_mongo_client(settings, SERVICE)
+    repository = MongoRequestRepository(mongo[settings.database][settings.collection])
+    broker = create_broker(settings, SERVICE, description="Builds the My-activities projection")
+    dead_letters = KafkaDeadLetters(broker, SERVICE)
+
+    # One consumer over the four topics: one group join at start, one batch loop.
+    @broker.subscriber(
+        *topics.event_topics(),
+        batch=True,
+        max_records=settings.batch_max_records,
+        batch_timeout_ms=settings.batch_timeout_ms,
+        decoder=raw_body,
+        title="project-events",
+        **consumer_options(SERVICE),
+    )
+    async def project(_: list[bytes]) -> None:
+        events = await decode_batch(current_records(), any_event_adapter, dead_letters)
+        await repository.apply_events(events)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await repository.ensure_indexes()
+        yield
+        await mongo.close()
+
+    asgi, app = build_app(
+        service=SERVICE,
+        title="Help Centre history",
+        description="My activities: each customer's requests, statuses and timelines.",
+        settings=settings,
+        broker=broker,
+        lifespan=lifespan,
+        readiness={"kafka": kafka_is_ready(broker), "mongo": lambda: mongo_is_ready(mongo)},
+        routers=(api_router,),
+    )
+    app.state.repository = repository
+    return asgi

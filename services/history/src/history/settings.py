@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from pydantic_settings import SettingsConfigDict
+
+from shared.settings import ServiceSettings
+
+
+class HistorySettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="HISTORY_", extra="ignore", frozen=True)
+
+    port: int = 8004
+    database: str = "history"
+    collection: str = "requests"
+    batch_max_records: int = 500
+    batch_timeout_ms: int = 20

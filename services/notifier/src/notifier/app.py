@@ -1,0 +1,102 @@
+"""Notifier service: `uvicorn notifier.app:create_app --factory`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+from fastapi import FastAPI
+from faststream_fastapi import FastStreamAPI
+from pydantic import Field
+from jinja2 import PackageLoader, select_autoescape
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from shared.directory import ACCOUNTS_COLLECTION, DIRECTORY_DATABASE
+from shared.events import (
+    AgentReplied,
+    CommentAdded,
+    DocumentsUploaded,
+    InformationRequested,
+    NotificationEvent,
+    StatusChanged,
+    TicketRouted,
+    TicketSubmitted,
+)
+from shared.kafka import KafkaEventPublisher, consumer_options, create_broker
+from shared.mongo import create_mongo_client, mongo_is_ready
+from shared.service import build_app, kafka_is_ready
+
+from notifier.adapters.mongo import MongoAccountDirectory, MongoNotificationLedger
+from notifier.adapters.smtp import SmtpMailer
+from notifier.domain.compose import MailSettings
+from notifier.service import NotificationService
+from notifier.settings import NotifierSettings
+
+SERVICE = "notifier"
+
+# Everything on the three topics the notifier reads; decoded by event_type.
+NotifiableEvent = Annotated[
+    TicketSubmitted
+    | TicketRouted
+    | CommentAdded
+    | AgentReplied
+    | InformationRequested
+    | DocumentsUploaded
+    | StatusChanged,
+    Field(discriminator="event_type"),
+]
+
+
+def mail_templates() -> ImmutableSandboxedEnvironment:
+    return ImmutableSandboxedEnvironment(
+        loader=PackageLoader("notifier", "templates"),
+        autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False),
+        keep_trailing_newline=True,
+    )
+
+
+def create_app(settings: NotifierSettings | None = None) -> FastStreamAPI:
+    settings = settings or NotifierSettings()
+    topics = settings.topics
+    mongo = create_mongo_client(settings, SERVICE)
+    ledger = MongoNotificationLedger(mongo[settings.database]["notifications"])
+    broker = create_broker(settings, SERVICE, description="E-mails customers at their account address")
+    service = NotificationService(
+        directory=MongoAccountDirectory(mongo[DIRECTORY_DATABASE][ACCOUNTS_COLLECTION]),
+        mailer=SmtpMailer(settings),
+        ledger=ledger,
+        publisher=KafkaEventPublisher(broker),
+        templates=mail_templates(),
+        mail_settings=MailSettings(
+            mail_from=settings.mail_from,
+            mail_domain=settings.mail_domain,
+            reply_domain=settings.reply_domain,
+            public_base_url=settings.public_base_url,
+        ),
+        topics=topics,
+    )
+    @broker.subscriber(
+        topics.submitted, topics.routed, topics.activity, title="notify", **consumer_options(SERVICE)
+    )
+    async def on_event(event: NotifiableEvent) -> None:
+        await service.handle(event)
+
+    broker.publisher(topics.notifications, schema=NotificationEvent, title="notifications")
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await ledger.ensure_indexes()
+        yield
+        await mongo.close()
+
+    asgi, _ = build_app(
+        service=SERVICE,
+        title="Help Centre notifier",
+        description="E-mails the customer at the account's own address, once per notification.",
+        settings=settings,
+        broker=broker,
+        lifespan=lifespan,
+        readiness={"kafka": kafka_is_ready(broker), "mongo": lambda: mongo_is_ready(mongo)},
+    )
+    return asgi

@@ -1,0 +1,1 @@
+"""Notifier's pure domain: which mail an event calls for, and what it says."""

@@ -1,0 +1,95 @@
+"""Router service: `uvicorn router.app:create_app --factory`."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from faststream_fastapi import FastStreamAPI
+
+from shared.catalog import load_catalog
+from shared.events import TicketAssigned, TicketRouted
+from shared.kafka import (
+    KafkaDeadLetters,
+    KafkaEventPublisher,
+    current_records,
+    consumer_options,
+    create_broker,
+    raw_body,
+)
+from shared.logging import get_logger
+from shared.service import build_app, kafka_is_ready
+
+from router.classifier.types import TeamClassifier
+from router.domain.decision import DecisionThresholds
+from router.domain.routing import RoutingPolicy
+from router.domain.rules import load_rules
+from router.service import RoutingService
+from router.settings import RouterSettings
+
+SERVICE = "router"
+log = get_logger(__name__)
+
+
+def load_model(settings: RouterSettings) -> TeamClassifier | None:
+    if not settings.model_path.exists():
+        log.warning("no model artifact: routing by rules and customer category only",
+                    model_path=str(settings.model_path), hint="make model")
+        return None
+    from router.classifier import load_classifier  # heavy import only when there is a model
+
+    return load_classifier(settings.model_path)
+
+
+def thresholds_from(settings: RouterSettings) -> DecisionThresholds:
+    overrides = {
+        name: value
+        for name in ("reroute_confidence", "keep_floor", "triage_below")
+        if (value := getattr(settings, name)) is not None
+    }
+    return replace(DecisionThresholds(), **overrides)
+
+
+def create_app(settings: RouterSettings | None = None) -> FastStreamAPI:
+    settings = settings or RouterSettings()
+    catalog = load_catalog(settings.catalog_path)
+    broker = create_broker(settings, SERVICE, description="Classifies and forwards requests")
+    topics = settings.topics
+    service = RoutingService(
+        policy=RoutingPolicy(
+            catalog=catalog,
+            rules=load_rules(settings.rules_path, catalog.teams),
+            thresholds=thresholds_from(settings),
+        ),
+        classifier=load_model(settings),
+        topics=topics,
+        publisher=KafkaEventPublisher(broker),
+        dead_letters=KafkaDeadLetters(broker, SERVICE),
+    )
+
+    @broker.subscriber(
+        topics.submitted,
+        batch=True,
+        max_records=settings.batch_max_records,
+        batch_timeout_ms=settings.batch_timeout_ms,
+        decoder=raw_body,
+        title="route-submitted",
+        **consumer_options(SERVICE),
+    )
+    async def on_submitted(_: list[bytes]) -> None:
+        await service.route_batch(current_records())
+
+    # Declared for the AsyncAPI document; publishing goes through publish_events.
+    broker.publisher(topics.routed, schema=TicketRouted, title="tickets.routed")
+    for team in catalog.teams:
+        broker.publisher(topics.team(team), schema=TicketAssigned, title=f"team.{team}")
+
+    asgi, app = build_app(
+        service=SERVICE,
+        title="Help Centre router",
+        description="Classifies each submitted request and forwards it to its team's topic.",
+        settings=settings,
+        broker=broker,
+        readiness={"kafka": kafka_is_ready(broker)},
+    )
+    app.state.routing_service = service
+    return asgi

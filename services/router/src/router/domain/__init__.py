@@ -1,0 +1,1 @@
+"""Router's pure domain: policy rules, the model-vs-customer decision, the routing outcome."""

@@ -1,0 +1,96 @@
+"""Where a request goes and why (pure): policy rules first, then the model against the
+customer's own pick, then triage when neither can be trusted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shared.catalog import Catalog
+from shared.events import Priority, RoutingDecision, TeamScore, TicketSubmitted
+
+from router.classifier.types import Prediction
+from router.domain.decision import DecisionThresholds, decide_team
+from router.domain.rules import PolicyRule, first_match
+
+NO_MODEL_VERSION = "none"
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingPolicy:
+    catalog: Catalog
+    rules: tuple[PolicyRule, ...]
+    thresholds: DecisionThresholds
+
+
+def ticket_text(ticket: TicketSubmitted) -> str:
+    return f"{ticket.subject}\n{ticket.description}"
+
+
+def _probability(prediction: Prediction | None, team: str) -> float | None:
+    if prediction is None:
+        return None
+    return next((p for t, p in prediction.ranking if t == team), 0.0)
+
+
+def route(
+    ticket: TicketSubmitted,
+    prediction: Prediction | None,
+    policy: RoutingPolicy,
+    *,
+    model_version: str = NO_MODEL_VERSION,
+    account_kind: str | None = None,
+) -> RoutingDecision:
+    triage = policy.catalog.triage_team
+    picked = policy.catalog.team_for(ticket.category)
+    customer_team = None if picked == triage else picked
+    rule = first_match(policy.rules, ticket.category, ticket_text(ticket), account_kind)
+    docs_missing = ticket.required_documents_missing or bool(
+        rule and rule.requires_id_documents and not ticket.attachments
+    )
+
+    if rule is not None and rule.team is not None:
+        team, reason = rule.team, f"rule:{rule.id}"
+        confidence = _probability(prediction, team)
+        explanation = rule.description
+    elif prediction is not None:
+        outcome = decide_team(customer_team, prediction, policy.thresholds, triage)
+        team, reason, confidence = outcome.team, outcome.reason, outcome.confidence
+        explanation = _explain(outcome.reason, team, customer_team, prediction)
+    elif customer_team is not None:
+        team, reason, confidence = customer_team, "customer_category", None
+        explanation = "no model loaded: the customer's category decides"
+    else:
+        team, reason, confidence = triage, "triage", None
+        explanation = "no model loaded and no category to go by"
+
+    return RoutingDecision(
+        team=team,
+        intent=prediction.intent if prediction else None,
+        confidence=1.0 if confidence is None else confidence,
+        priority=rule.priority if rule and rule.priority else Priority.NORMAL,
+        customer_category=ticket.category,
+        customer_team=customer_team,
+        rerouted_from=customer_team if customer_team and team != customer_team else None,
+        reason=reason,
+        explanation=explanation,
+        model_version=model_version,
+        runner_up=tuple(
+            TeamScore(team=t, probability=round(p, 4))
+            for t, p in (prediction.ranking if prediction else ())
+            if t != team
+        )[:3],
+        required_documents_missing=docs_missing,
+        flags=rule.flags if rule else (),
+    )
+
+
+def _explain(reason: str, team: str, customer_team: str | None, prediction: Prediction) -> str:
+    sure = f"{prediction.confidence:.0%}"
+    if reason == "model" and customer_team and customer_team != team:
+        return f"the text reads as {team} ({sure}), not the customer's pick {customer_team}"
+    if reason == "model":
+        return f"the text reads as {team} ({sure})"
+    if reason == "triage":
+        return f"neither the customer's pick nor the model ({prediction.team}, {sure}) is trustworthy"
+    return f"the customer's pick {team} agrees with the text or the model is not sure enough ({sure})"

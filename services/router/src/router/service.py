@@ -1,0 +1,97 @@
+"""Routing a batch of submitted requests: decode each, classify all at once, decide each,
+forward to the team topic and announce on tickets.routed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pydantic import TypeAdapter
+
+from shared.events import (
+    Envelope,
+    RoutingDecision,
+    TicketAssigned,
+    TicketRouted,
+    TicketSubmitted,
+    derived_event_id,
+)
+from shared.kafka import InboundRecord, decode_batch
+from shared.logging import get_logger
+from shared.topics import Topics
+
+from router.classifier.types import Prediction, TeamClassifier
+from router.domain.routing import NO_MODEL_VERSION, RoutingPolicy, route, ticket_text
+from router.ports import DeadLetters, EventPublisher
+
+log = get_logger(__name__)
+_SUBMITTED: TypeAdapter[TicketSubmitted] = TypeAdapter(TicketSubmitted)
+
+
+@dataclass
+class RoutingService:
+    policy: RoutingPolicy
+    classifier: TeamClassifier | None
+    topics: Topics
+    publisher: EventPublisher
+    dead_letters: DeadLetters
+
+    @property
+    def model_version(self) -> str:
+        return self.classifier.version if self.classifier else NO_MODEL_VERSION
+
+    async def route_batch(self, records: Sequence[InboundRecord]) -> list[RoutingDecision]:
+        tickets: list[TicketSubmitted] = await decode_batch(records, _SUBMITTED, self.dead_letters)
+        if not tickets:
+            return []
+        predictions = await self._classify(tickets)
+        decisions = [
+            route(t, p, self.policy, model_version=self.model_version)
+            for t, p in zip(tickets, predictions, strict=True)
+        ]
+        outgoing: list[tuple[str, Envelope]] = []
+        for ticket, decision in zip(tickets, decisions, strict=True):
+            outgoing += self._events(ticket, decision)
+            log.info(
+                "ticket routed",
+                ticket_id=ticket.ticket_id,
+                event_id=str(ticket.event_id),
+                correlation_id=ticket.correlation_id,
+                team=decision.team,
+                reason=decision.reason,
+                rerouted_from=decision.rerouted_from,
+                confidence=round(decision.confidence, 3),
+            )
+        await self.publisher.publish_many(outgoing)
+        return decisions
+
+    async def _classify(self, tickets: list[TicketSubmitted]) -> list[Prediction | None]:
+        if self.classifier is None:
+            return [None] * len(tickets)
+        texts = [ticket_text(t) for t in tickets]
+        # CPU-bound: off the event loop, so heartbeats and /readyz keep answering.
+        predictions = await asyncio.to_thread(self.classifier.predict, texts)
+        return list(predictions)
+
+    def _events(self, ticket: TicketSubmitted, decision: RoutingDecision) -> list[tuple[str, Envelope]]:
+        envelope = {
+            "ticket_id": ticket.ticket_id,
+            "account_id": ticket.account_id,
+            "correlation_id": ticket.correlation_id,
+        }
+        fields = decision.model_dump()
+        routed = TicketRouted(
+            event_id=derived_event_id(ticket.event_id, "routed"), **envelope, **fields
+        )
+        assigned = TicketAssigned(
+            event_id=derived_event_id(ticket.event_id, "assigned"),
+            **envelope,
+            **fields,
+            subject=ticket.subject,
+            description=ticket.description,
+            attachments=ticket.attachments,
+            submitted_at=ticket.occurred_at,
+        )
+        return [(self.topics.team(decision.team), assigned), (self.topics.routed, routed)]
