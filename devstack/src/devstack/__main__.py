@@ -33,7 +33,8 @@ Try it (in another terminal):
   TOKEN=$(make -s token ACCOUNT=acc-1001 ROLE=customer)
   curl -s -X POST {intake}/v1/tickets -H "Authorization: Bearer $TOKEN" \\
        -H 'Content-Type: application/json' \\
-       -d '{{"category": "withdrawals", "subject": "Withdrawal stuck", "description": "My BTC withdrawal has been pending for two days."}}'
+       -d '{{"category": "withdrawals", "subject": "Withdrawal stuck",
+            "description": "My BTC withdrawal has been pending for two days."}}'
   ls {config.maildir}/new/
   curl -s {history}/v1/accounts/me/activities -H "Authorization: Bearer $TOKEN"
 """

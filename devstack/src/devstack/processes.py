@@ -60,13 +60,14 @@ class ManagedProcess:
             stdin=asyncio.subprocess.DEVNULL,
             stdout=stdout,
             stderr=asyncio.subprocess.STDOUT,
-            preexec_fn=_child_setup,  # noqa: PLW1509 - no threads are running at this point
+            preexec_fn=_child_setup,
         )
         if self.log_file is None:
             self._pump = asyncio.create_task(self._prefix_output())
 
     async def _prefix_output(self) -> None:
-        assert self.process is not None and self.process.stdout is not None
+        assert self.process is not None
+        assert self.process.stdout is not None
         prefix = f"{self.name:>9} | ".encode()
         async for line in self.process.stdout:
             sys.stdout.buffer.write(prefix + line)

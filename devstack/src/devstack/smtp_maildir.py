@@ -64,8 +64,13 @@ def main() -> None:
     parser.add_argument("--reject-code", type=int, default=451)
     args = parser.parse_args()
     asyncio.run(
-        serve(args.host, args.port, args.maildir, reject_first=args.reject_first,
-              reject_code=args.reject_code)
+        serve(
+            args.host,
+            args.port,
+            args.maildir,
+            reject_first=args.reject_first,
+            reject_code=args.reject_code,
+        )
     )
 
 

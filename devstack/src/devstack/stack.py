@@ -71,14 +71,24 @@ class StackConfig:
     topic_prefix: str = ""
     log_dir: Path | None = None  # None: children's output is prefixed onto stdout
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    # Set when Kafka and MongoDB run elsewhere (testcontainers): we then start neither.
+    external_kafka: str | None = None
+    external_mongo: str | None = None
 
     @property
     def kafka_bootstrap(self) -> str:
-        return f"{self.host}:{self.ports.kafka}"
+        return self.external_kafka or f"{self.host}:{self.ports.kafka}"
 
     @property
     def mongo_url(self) -> str:
-        return f"mongodb://{self.host}:{self.ports.mongo}/?directConnection=true"
+        return (
+            self.external_mongo
+            or f"mongodb://{self.host}:{self.ports.mongo}/?directConnection=true"
+        )
+
+    @property
+    def kafka_idempotence(self) -> bool:
+        return self.external_kafka is not None  # real Kafka has it; Tansu rejects InitProducerId
 
     @property
     def maildir(self) -> Path:
@@ -95,7 +105,7 @@ class StackConfig:
             "HOST": self.host,
             "ENVIRONMENT": "development",
             "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap,
-            "KAFKA_ENABLE_IDEMPOTENCE": "false",  # Tansu rejects InitProducerId
+            "KAFKA_ENABLE_IDEMPOTENCE": str(self.kafka_idempotence).lower(),
             "MONGO_URL": self.mongo_url,
             "TOPIC_PREFIX": self.topic_prefix,
         }
@@ -120,7 +130,9 @@ class EmbeddedStack:
 
     # -- infrastructure -------------------------------------------------------------------
 
-    def _process(self, name: str, argv: list[str], env: Mapping[str, str] | None = None) -> ManagedProcess:
+    def _process(
+        self, name: str, argv: list[str], env: Mapping[str, str] | None = None
+    ) -> ManagedProcess:
         log_file = self.config.log_dir / f"{name}.log" if self.config.log_dir else None
         return ManagedProcess(name, argv, env=dict(env or {}), log_file=log_file)
 
@@ -134,21 +146,50 @@ class EmbeddedStack:
         storage = self.config.data_dir / "mongo"
         storage.mkdir(parents=True, exist_ok=True)
         server = str(Path(sys.executable).with_name("secantusd-py"))
-        argv = [server, "--host", self.config.host, "--port", str(self.config.ports.mongo),
-                "--storage-path", str(storage), "--log-level", "WARNING"]
+        argv = [
+            server,
+            "--host",
+            self.config.host,
+            "--port",
+            str(self.config.ports.mongo),
+            "--storage-path",
+            str(storage),
+            "--log-level",
+            "WARNING",
+        ]
         return self._process("mongo", argv)
 
     def smtp_process(self, **faults: int) -> ManagedProcess:
-        argv = [sys.executable, "-m", "devstack.smtp_maildir", "--host", self.config.host,
-                "--port", str(self.config.ports.smtp), "--maildir", str(self.config.maildir)]
+        argv = [
+            sys.executable,
+            "-m",
+            "devstack.smtp_maildir",
+            "--host",
+            self.config.host,
+            "--port",
+            str(self.config.ports.smtp),
+            "--maildir",
+            str(self.config.maildir),
+        ]
         for flag, value in faults.items():
             argv += [f"--{flag.replace('_', '-')}", str(value)]
         return self._process("smtp", argv)
 
     def service_process(self, service: str) -> ManagedProcess:
-        argv = [sys.executable, "-m", "uvicorn", f"{service}.app:create_app", "--factory",
-                "--host", self.config.host, "--port", str(self.config.ports.service(service)),
-                "--no-access-log", "--timeout-graceful-shutdown", "20"]
+        argv = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            f"{service}.app:create_app",
+            "--factory",
+            "--host",
+            self.config.host,
+            "--port",
+            str(self.config.ports.service(service)),
+            "--no-access-log",
+            "--timeout-graceful-shutdown",
+            "20",
+        ]
         return self._process(service, argv, self.config.service_env(service))
 
     async def _start(self, process: ManagedProcess) -> None:
@@ -162,7 +203,9 @@ class EmbeddedStack:
 
         async def probe() -> bool:
             if not process.running:
-                raise StackError(f"{name} exited with code {process.process and process.process.returncode}")
+                raise StackError(
+                    f"{name} exited with code {process.process and process.process.returncode}"
+                )
             return bool(await probe_ready())  # type: ignore[operator]
 
         try:
@@ -171,8 +214,9 @@ class EmbeddedStack:
             raise StackError(str(exc)) from exc
 
     async def kafka_ready(self) -> bool:
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.config.kafka_bootstrap,
-                                    request_timeout_ms=2000)
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=self.config.kafka_bootstrap, request_timeout_ms=2000
+        )
         try:
             await admin.start()
             await admin.list_topics()
@@ -182,7 +226,8 @@ class EmbeddedStack:
 
     async def mongo_ready(self) -> bool:
         client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(
-            self.config.mongo_url, serverSelectionTimeoutMS=1000)
+            self.config.mongo_url, serverSelectionTimeoutMS=1000
+        )
         try:
             await client.admin.command("ping")
             return True
@@ -197,15 +242,22 @@ class EmbeddedStack:
         finally:
             writer.close()
 
-    async def start_kafka(self) -> None:
-        await self._start(self.kafka_process())
-        await self._await_ready("kafka", self.kafka_ready, 30)
-        plan = topic_plan(Topics(self.config.topic_prefix), load_catalog().teams)
+    async def create_topics(self, prefix: str | None = None) -> None:
+        plan = topic_plan(
+            Topics(self.config.topic_prefix if prefix is None else prefix), load_catalog().teams
+        )
         await create_topics(self.config.kafka_bootstrap, plan)
 
+    async def start_kafka(self) -> None:
+        if self.config.external_kafka is None:
+            await self._start(self.kafka_process())
+            await self._await_ready("kafka", self.kafka_ready, 30)
+        await self.create_topics()
+
     async def start_mongo(self) -> None:
-        await self._start(self.mongo_process())
-        await self._await_ready("mongo", self.mongo_ready, 60)
+        if self.config.external_mongo is None:
+            await self._start(self.mongo_process())
+            await self._await_ready("mongo", self.mongo_ready, 60)
         await seed_directory(self.config.mongo_url)
 
     async def start_smtp(self, **faults: int) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 from collections.abc import Iterable
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -23,13 +24,15 @@ DLQ_PARTITIONS = 1
 
 
 def topic_plan(topics: Topics, teams: Iterable[str]) -> dict[str, int]:
-    plan = {name: EVENT_TOPIC_PARTITIONS for name in topics.event_topics()}
+    plan = dict.fromkeys(topics.event_topics(), EVENT_TOPIC_PARTITIONS)
     plan.update({topics.team(team): TEAM_TOPIC_PARTITIONS for team in teams})
     plan.update({name + DLQ_SUFFIX: DLQ_PARTITIONS for name in topics.event_topics()})
     return plan
 
 
-async def create_topics(bootstrap_servers: str, plan: dict[str, int], replication: int = 1) -> list[str]:
+async def create_topics(
+    bootstrap_servers: str, plan: dict[str, int], replication: int = 1
+) -> list[str]:
     """Create missing topics; returns the names created. Existing ones are left as they are."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=10_000)
     await admin.start()
@@ -37,18 +40,15 @@ async def create_topics(bootstrap_servers: str, plan: dict[str, int], replicatio
         existing = set(await admin.list_topics())
         missing = [NewTopic(n, p, replication) for n, p in plan.items() if n not in existing]
         if missing:
-            try:
+            # A concurrent creator may win the race; the topic is there, which is the point.
+            with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass  # a concurrent creator won the race; the topic is there, which is the point
         return [t.name for t in missing]
     finally:
         await admin.close()
 
 
-async def seed_directory(
-    mongo_url: str, accounts: Iterable[AccountRecord] = DEMO_ACCOUNTS
-) -> int:
+async def seed_directory(mongo_url: str, accounts: Iterable[AccountRecord] = DEMO_ACCOUNTS) -> int:
     client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(mongo_url)
     try:
         collection = client[DIRECTORY_DATABASE][ACCOUNTS_COLLECTION]

@@ -6,6 +6,7 @@ from a verified token, never from a request body.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -18,8 +19,6 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from shared.events import ACCOUNT_ID_PATTERN
 from shared.problems import ProblemError
 from shared.settings import ServiceSettings
-
-import re
 
 
 class Role(StrEnum):
@@ -73,7 +72,7 @@ class TokenVerifier:
         if not isinstance(subject, str) or not _ACCOUNT_ID.match(subject):
             raise InvalidTokenError("sub is not an account id")
         try:
-            return Principal(account_id=subject, role=Role(role))
+            return Principal(account_id=subject, role=Role(str(role)))
         except ValueError as exc:
             raise InvalidTokenError("unknown role") from exc
 
@@ -111,14 +110,19 @@ def require_roles(*roles: Role) -> Callable[..., Awaitable[Principal]]:
     async def dependency(request: Request) -> Principal:
         credentials: HTTPAuthorizationCredentials | None = await _bearer(request)
         if credentials is None:
-            raise ProblemError(401, "Not authenticated", "a bearer token is required",
-                               headers=UNAUTHENTICATED_HEADERS)
+            raise ProblemError(
+                401,
+                "Not authenticated",
+                "a bearer token is required",
+                headers=UNAUTHENTICATED_HEADERS,
+            )
         verifier: TokenVerifier = request.app.state.token_verifier
         try:
             principal = verifier.verify(credentials.credentials)
         except InvalidTokenError as exc:
-            raise ProblemError(401, "Invalid token", str(exc),
-                               headers=UNAUTHENTICATED_HEADERS) from exc
+            raise ProblemError(
+                401, "Invalid token", str(exc), headers=UNAUTHENTICATED_HEADERS
+            ) from exc
         if principal.role not in roles:
             allowed = ", ".join(r.value for r in roles)
             raise ProblemError(403, "Forbidden", f"this action needs the role: {allowed}")

@@ -26,14 +26,30 @@ class AccountRecord(Model):
 
 
 DEMO_ACCOUNTS: tuple[AccountRecord, ...] = (
-    AccountRecord(account_id="acc-1001", email="alice@example.com", email_verified=True,
-                  display_name="Alice"),
-    AccountRecord(account_id="acc-1002", email="bob@example.com", email_verified=True,
-                  display_name="Bob"),
-    AccountRecord(account_id="acc-1003", email="carol@example.com", email_verified=False,
-                  display_name="Carol (unverified e-mail)"),
-    AccountRecord(account_id="acc-2001", email="treasury@example.org", email_verified=True,
-                  display_name="Example Ltd", kind="corporate"),
-    AccountRecord(account_id="agent-1", email="agent.one@support.example.com",
-                  email_verified=True, display_name="Agent One", kind="agent"),
+    AccountRecord(
+        account_id="acc-1001", email="alice@example.com", email_verified=True, display_name="Alice"
+    ),
+    AccountRecord(
+        account_id="acc-1002", email="bob@example.com", email_verified=True, display_name="Bob"
+    ),
+    AccountRecord(
+        account_id="acc-1003",
+        email="carol@example.com",
+        email_verified=False,
+        display_name="Carol (unverified e-mail)",
+    ),
+    AccountRecord(
+        account_id="acc-2001",
+        email="treasury@example.org",
+        email_verified=True,
+        display_name="Example Ltd",
+        kind="corporate",
+    ),
+    AccountRecord(
+        account_id="agent-1",
+        email="agent.one@support.example.com",
+        email_verified=True,
+        display_name="Agent One",
+        kind="agent",
+    ),
 )

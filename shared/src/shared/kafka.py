@@ -6,9 +6,9 @@ context, and dead-lettering of messages that cannot be processed.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
-from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 import structlog
@@ -122,7 +122,9 @@ def _record_meta(msg: StreamMessage[Any]) -> dict[str, Any]:
     }
 
 
-_current_message: ContextVar[StreamMessage[Any] | None] = ContextVar("current_message", default=None)
+_current_message: ContextVar[StreamMessage[Any] | None] = ContextVar(
+    "current_message", default=None
+)
 
 
 def current_records() -> list[InboundRecord]:
@@ -158,7 +160,12 @@ class MessageContextMiddleware(BaseMiddleware):
 
 
 def dead_letter_headers(
-    headers: dict[str, Any], *, error: BaseException, service: str, attempts: int, source: dict[str, Any]
+    headers: dict[str, Any],
+    *,
+    error: BaseException,
+    service: str,
+    attempts: int,
+    source: dict[str, Any],
 ) -> dict[str, str]:
     """The original headers plus what an operator needs to understand and re-drive the message."""
     merged = {k: str(v) for k, v in headers.items() if not k.startswith("x-dlq-")}
@@ -232,14 +239,16 @@ def dead_letter_middleware(
                         raise  # nack: the message is redelivered from its offset
                     log.warning("transient failure, retrying", error=repr(exc), attempt=attempt)
                     await asyncio.sleep(transient_backoff[attempt - 1])
-                except Exception as exc:  # noqa: BLE001 - everything else is this message's fault
+                except Exception as exc:
                     if not isinstance(exc, POISON_ERRORS) and attempt < max_attempts:
                         log.warning("handler failed, retrying", error=repr(exc), attempt=attempt)
                         continue
                     await self._dead_letter(msg, exc, attempt)
                     return None
 
-        async def _dead_letter(self, msg: StreamMessage[Any], exc: Exception, attempts: int) -> None:
+        async def _dead_letter(
+            self, msg: StreamMessage[Any], exc: Exception, attempts: int
+        ) -> None:
             dead_letters = KafkaDeadLetters(self.context.get("broker"), service)
             for record in batch_records(msg):
                 await dead_letters.send(record, exc, attempts)

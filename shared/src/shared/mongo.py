@@ -27,6 +27,6 @@ def create_mongo_client(settings: ServiceSettings, app_name: str) -> AsyncMongoC
 async def mongo_is_ready(client: AsyncMongoClient[Document]) -> bool:
     try:
         await client.admin.command("ping")
-    except Exception:  # noqa: BLE001 - readiness reports, it does not raise
+    except Exception:
         return False
     return True

@@ -81,7 +81,11 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
             "content": {
                 PROBLEM_JSON: {
                     "schema": Problem.model_json_schema(by_alias=True),
-                    "example": {"type": "about:blank", "title": titles.get(status), "status": status},
+                    "example": {
+                        "type": "about:blank",
+                        "title": titles.get(status),
+                        "status": status,
+                    },
                 }
             },
         }
@@ -126,9 +130,7 @@ async def _problem_handler(request: Request, exc: Exception) -> JSONResponse:
 
 async def _unexpected_handler(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error", path=request.url.path)
-    return problem_response(
-        Problem(title="Internal error", status=500, instance=request.url.path)
-    )
+    return problem_response(Problem(title="Internal error", status=500, instance=request.url.path))
 
 
 def install_problem_handlers(app: FastAPI) -> None:

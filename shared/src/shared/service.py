@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
@@ -50,10 +51,19 @@ def kafka_is_ready(broker: KafkaBroker) -> ReadinessCheck:
     async def check() -> bool:
         try:
             return bool(await broker.ping(timeout=2.0))
-        except Exception:  # noqa: BLE001 - readiness reports, it does not raise
+        except Exception:
             return False
 
     return check
+
+
+@dataclass(frozen=True)
+class ServiceApp:
+    """A built service: the ASGI app uvicorn serves, the FastAPI app inside, the broker."""
+
+    asgi: FastStreamAPI
+    http: FastAPI
+    broker: KafkaBroker
 
 
 def build_app(
@@ -66,8 +76,7 @@ def build_app(
     readiness: Mapping[str, ReadinessCheck],
     lifespan: Lifespan | None = None,
     routers: tuple[APIRouter, ...] = (),
-) -> tuple[FastStreamAPI, FastAPI]:
-    """The ASGI app to serve, and the FastAPI app inside it (for state and tests)."""
+) -> ServiceApp:
     configure_logging(service, settings.effective_log_format, settings.log_level)
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
     app.state.settings = settings
@@ -83,4 +92,4 @@ def build_app(
         asyncapi_path=AsyncAPIConfig("/asyncapi", include_in_schema=True),
         safe_connection=True,  # no Kafka at start: fail, so the supervisor restarts us
     )
-    return asgi, app
+    return ServiceApp(asgi=asgi, http=app, broker=broker)

@@ -29,7 +29,7 @@ async def wait_until(
             result = await probe()
             if result:
                 return result
-        except Exception as exc:  # noqa: BLE001 - a probe failing means "not yet"
+        except Exception as exc:
             last_error = exc
         if time.monotonic() >= deadline:
             suffix = f" (last error: {last_error!r})" if last_error else ""

@@ -8,13 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
+from history.adapters.mongo import MongoRequestRepository
+from history.domain.projection import RequestView, TimelineEntry
 from shared.auth import Principal, Role, require_roles
 from shared.events import TicketId
 from shared.problems import ProblemError, problem_responses
 from shared.statuses import Status
-
-from history.adapters.mongo import MongoRequestRepository
-from history.domain.projection import RequestView, TimelineEntry
 
 router = APIRouter(prefix="/v1", tags=["my activities"])
 
@@ -44,9 +43,15 @@ class ActivityItem(BaseModel):
     @classmethod
     def of(cls, view: RequestView) -> ActivityItem:
         return cls(
-            ticket_id=view.ticket_id, subject=view.subject, category=view.category,
-            team=view.team, status=view.status, public_status=view.public_status,
-            priority=view.priority.value, created_at=view.created_at, updated_at=view.updated_at,
+            ticket_id=view.ticket_id,
+            subject=view.subject,
+            category=view.category,
+            team=view.team,
+            status=view.status,
+            public_status=view.public_status,
+            priority=view.priority.value,
+            created_at=view.created_at,
+            updated_at=view.updated_at,
         )
 
 
@@ -72,7 +77,9 @@ async def my_activities(
     status: Annotated[list[Status] | None, Query(description="Filter by internal status")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> ActivityList:
-    views = await repository.list_for_account(principal.account_id, statuses=status or (), limit=limit)
+    views = await repository.list_for_account(
+        principal.account_id, statuses=status or (), limit=limit
+    )
     return ActivityList(items=[ActivityItem.of(v) for v in views])
 
 
@@ -81,10 +88,14 @@ async def my_activities(
     summary="One request with its timeline (its owner or an agent)",
     responses=problem_responses(401, 403, 404, 422),
 )
-async def request_detail(ticket_id: TicketId, principal: OwnerOrAgent, repository: Repository) -> RequestDetail:
+async def request_detail(
+    ticket_id: TicketId, principal: OwnerOrAgent, repository: Repository
+) -> RequestDetail:
     view = await repository.get(ticket_id)
     # Someone else's request reads as missing: no hint that it exists.
-    if view is None or (principal.role is Role.CUSTOMER and view.account_id != principal.account_id):
+    if view is None or (
+        principal.role is Role.CUSTOMER and view.account_id != principal.account_id
+    ):
         raise ProblemError(404, "Not found", f"no request {ticket_id} for this account")
     return RequestDetail(
         **ActivityItem.of(view).model_dump(),

@@ -8,27 +8,29 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from faststream_fastapi import FastStreamAPI
 
+from history.adapters.mongo import MongoRequestRepository
+from history.api import router as api_router
+from history.settings import HistorySettings
 from shared.events import any_event_adapter
 from shared.kafka import (
     KafkaDeadLetters,
-    current_records,
     consumer_options,
     create_broker,
+    current_records,
     decode_batch,
     raw_body,
 )
 from shared.mongo import create_mongo_client, mongo_is_ready
-from shared.service import build_app, kafka_is_ready
-
-from history.adapters.mongo import MongoRequestRepository
-from history.api import router as api_router
-from history.settings import HistorySettings
+from shared.service import ServiceApp, build_app, kafka_is_ready
 
 SERVICE = "history"
 
 
-def create_app(settings: HistorySettings | None = None) -> FastStreamAPI:
-    settings = settings or HistorySettings()
+def create_app() -> FastStreamAPI:
+    return build(HistorySettings()).asgi
+
+
+def build(settings: HistorySettings) -> ServiceApp:
     topics = settings.topics
     mongo = create_mongo_client(settings, SERVICE)
     repository = MongoRequestRepository(mongo[settings.database][settings.collection])
@@ -55,7 +57,7 @@ def create_app(settings: HistorySettings | None = None) -> FastStreamAPI:
         yield
         await mongo.close()
 
-    asgi, app = build_app(
+    built = build_app(
         service=SERVICE,
         title="Help Centre history",
         description="My activities: each customer's requests, statuses and timelines.",
@@ -65,5 +67,5 @@ def create_app(settings: HistorySettings | None = None) -> FastStreamAPI:
         readiness={"kafka": kafka_is_ready(broker), "mongo": lambda: mongo_is_ready(mongo)},
         routers=(api_router,),
     )
-    app.state.repository = repository
-    return asgi
+    built.http.state.repository = repository
+    return built

@@ -8,12 +8,11 @@ from uuid import uuid4
 from fastapi import APIRouter, Depends, Header, Request, status
 from pydantic import BaseModel, Field
 
+from intake.domain.submission import SubmissionForm
+from intake.service import IntakeService, InvalidSubmissionError, PublishFailedError
 from shared.auth import Principal, Role, require_roles
 from shared.events import TicketId
 from shared.problems import InvalidParam, ProblemError, problem_responses
-
-from intake.domain.submission import SubmissionForm
-from intake.service import IntakeService, InvalidSubmissionError, PublishFailedError
 
 router = APIRouter(prefix="/v1", tags=["tickets"])
 
@@ -21,11 +20,13 @@ CustomerPrincipal = Annotated[Principal, Depends(require_roles(Role.CUSTOMER))]
 
 
 class TicketRequest(BaseModel):
-    category: str = Field(description="A drop-down value, see GET /v1/categories",
-                          examples=["withdrawals"])
+    category: str = Field(
+        description="A drop-down value, see GET /v1/categories", examples=["withdrawals"]
+    )
     subject: str = Field(max_length=1000, examples=["Withdrawal stuck"])
-    description: str = Field(max_length=100_000,
-                             examples=["My BTC withdrawal has been pending for two days."])
+    description: str = Field(
+        max_length=100_000, examples=["My BTC withdrawal has been pending for two days."]
+    )
     locale: str = Field(default="en", pattern=r"^[a-z]{2}(-[A-Z]{2})?$")
 
 
@@ -47,7 +48,9 @@ def get_service(request: Request) -> IntakeService:
 
 
 @router.get("/categories", summary="The drop-down categories a customer can pick")
-async def list_categories(service: Annotated[IntakeService, Depends(get_service)]) -> list[CategoryOut]:
+async def list_categories(
+    service: Annotated[IntakeService, Depends(get_service)],
+) -> list[CategoryOut]:
     return [
         CategoryOut(id=c.id, label=c.label, requires_id_documents=c.requires_id_documents)
         for c in service.catalog.categories
@@ -67,7 +70,9 @@ async def submit_ticket(
     x_correlation_id: Annotated[str | None, Header(max_length=128, pattern=r"^[\w.:-]+$")] = None,
 ) -> TicketAccepted:
     form = SubmissionForm(
-        category=body.category, subject=body.subject, description=body.description,
+        category=body.category,
+        subject=body.subject,
+        description=body.description,
         locale=body.locale,
     )
     try:
@@ -76,11 +81,20 @@ async def submit_ticket(
         )
     except InvalidSubmissionError as exc:
         raise ProblemError(
-            422, "Validation failed", str(exc),
-            invalid_params=[InvalidParam(name=f"body.{e.field}", reason=e.reason) for e in exc.errors],
+            422,
+            "Validation failed",
+            str(exc),
+            invalid_params=[
+                InvalidParam(name=f"body.{e.field}", reason=e.reason) for e in exc.errors
+            ],
         ) from exc
     except PublishFailedError as exc:
-        raise ProblemError(503, "Service unavailable", "the request could not be queued; retry",
-                           headers={"Retry-After": "5"}) from exc
-    return TicketAccepted(ticket_id=event.ticket_id,
-                          required_documents_missing=event.required_documents_missing)
+        raise ProblemError(
+            503,
+            "Service unavailable",
+            "the request could not be queued; retry",
+            headers={"Retry-After": "5"},
+        ) from exc
+    return TicketAccepted(
+        ticket_id=event.ticket_id, required_documents_missing=event.required_documents_missing
+    )

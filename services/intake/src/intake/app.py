@@ -6,25 +6,26 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-
-from shared.catalog import load_catalog
 from faststream_fastapi import FastStreamAPI
-
-from shared.kafka import KafkaEventPublisher, create_broker
-from shared.mongo import create_mongo_client, mongo_is_ready
-from shared.service import build_app, kafka_is_ready
 
 from intake.adapters.mongo import MongoTicketStore
 from intake.api import router as api_router
 from intake.domain.submission import SubmissionLimits
 from intake.service import IntakeService
 from intake.settings import IntakeSettings
+from shared.catalog import load_catalog
+from shared.kafka import KafkaEventPublisher, create_broker
+from shared.mongo import create_mongo_client, mongo_is_ready
+from shared.service import ServiceApp, build_app, kafka_is_ready
 
 SERVICE = "intake"
 
 
-def create_app(settings: IntakeSettings | None = None) -> FastStreamAPI:
-    settings = settings or IntakeSettings()
+def create_app() -> FastStreamAPI:
+    return build(IntakeSettings()).asgi
+
+
+def build(settings: IntakeSettings) -> ServiceApp:
     mongo = create_mongo_client(settings, SERVICE)
     store = MongoTicketStore(mongo[settings.database]["tickets"])
 
@@ -34,9 +35,10 @@ def create_app(settings: IntakeSettings | None = None) -> FastStreamAPI:
         yield
         await mongo.close()
 
-    broker = create_broker(settings, SERVICE,
-                           description="Publishes customers' requests and agents' actions")
-    asgi, app = build_app(
+    broker = create_broker(
+        settings, SERVICE, description="Publishes customers' requests and agents' actions"
+    )
+    built = build_app(
         service=SERVICE,
         title="Help Centre intake",
         description="The only write entrance: customers submit requests, agents reply.",
@@ -46,7 +48,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastStreamAPI:
         readiness={"kafka": kafka_is_ready(broker), "mongo": lambda: mongo_is_ready(mongo)},
         routers=(api_router,),
     )
-    app.state.intake_service = IntakeService(
+    built.http.state.intake_service = IntakeService(
         catalog=load_catalog(settings.catalog_path),
         limits=SubmissionLimits(
             subject_max=settings.subject_max_length,
@@ -57,4 +59,4 @@ def create_app(settings: IntakeSettings | None = None) -> FastStreamAPI:
         store=store,
         publisher=KafkaEventPublisher(broker),
     )
-    return asgi
+    return built

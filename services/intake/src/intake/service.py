@@ -4,11 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shared.catalog import Catalog
-from shared.events import TicketSubmitted, new_ticket_id
-from shared.logging import get_logger
-from shared.topics import Topics
-
 from intake.domain.submission import (
     FieldError,
     SubmissionForm,
@@ -17,6 +12,10 @@ from intake.domain.submission import (
     check_form,
 )
 from intake.ports import EventPublisher, TicketStore
+from shared.catalog import Catalog
+from shared.events import TicketSubmitted, new_ticket_id
+from shared.logging import get_logger
+from shared.topics import Topics
 
 log = get_logger(__name__)
 
@@ -39,7 +38,9 @@ class IntakeService:
     store: TicketStore
     publisher: EventPublisher
 
-    async def submit(self, form: SubmissionForm, *, account_id: str, correlation_id: str) -> TicketSubmitted:
+    async def submit(
+        self, form: SubmissionForm, *, account_id: str, correlation_id: str
+    ) -> TicketSubmitted:
         errors = check_form(form, self.limits, self.catalog)
         if errors:
             raise InvalidSubmissionError(errors)

@@ -8,10 +8,15 @@ from typing import Annotated
 
 from fastapi import FastAPI
 from faststream_fastapi import FastStreamAPI
-from pydantic import Field
 from jinja2 import PackageLoader, select_autoescape
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from pydantic import Field
 
+from notifier.adapters.mongo import MongoAccountDirectory, MongoNotificationLedger
+from notifier.adapters.smtp import SmtpMailer
+from notifier.domain.compose import MailSettings
+from notifier.service import NotificationService
+from notifier.settings import NotifierSettings
 from shared.directory import ACCOUNTS_COLLECTION, DIRECTORY_DATABASE
 from shared.events import (
     AgentReplied,
@@ -25,13 +30,7 @@ from shared.events import (
 )
 from shared.kafka import KafkaEventPublisher, consumer_options, create_broker
 from shared.mongo import create_mongo_client, mongo_is_ready
-from shared.service import build_app, kafka_is_ready
-
-from notifier.adapters.mongo import MongoAccountDirectory, MongoNotificationLedger
-from notifier.adapters.smtp import SmtpMailer
-from notifier.domain.compose import MailSettings
-from notifier.service import NotificationService
-from notifier.settings import NotifierSettings
+from shared.service import ServiceApp, build_app, kafka_is_ready
 
 SERVICE = "notifier"
 
@@ -56,12 +55,17 @@ def mail_templates() -> ImmutableSandboxedEnvironment:
     )
 
 
-def create_app(settings: NotifierSettings | None = None) -> FastStreamAPI:
-    settings = settings or NotifierSettings()
+def create_app() -> FastStreamAPI:
+    return build(NotifierSettings()).asgi
+
+
+def build(settings: NotifierSettings) -> ServiceApp:
     topics = settings.topics
     mongo = create_mongo_client(settings, SERVICE)
     ledger = MongoNotificationLedger(mongo[settings.database]["notifications"])
-    broker = create_broker(settings, SERVICE, description="E-mails customers at their account address")
+    broker = create_broker(
+        settings, SERVICE, description="E-mails customers at their account address"
+    )
     service = NotificationService(
         directory=MongoAccountDirectory(mongo[DIRECTORY_DATABASE][ACCOUNTS_COLLECTION]),
         mailer=SmtpMailer(settings),
@@ -76,8 +80,13 @@ def create_app(settings: NotifierSettings | None = None) -> FastStreamAPI:
         ),
         topics=topics,
     )
+
     @broker.subscriber(
-        topics.submitted, topics.routed, topics.activity, title="notify", **consumer_options(SERVICE)
+        topics.submitted,
+        topics.routed,
+        topics.activity,
+        title="notify",
+        **consumer_options(SERVICE),
     )
     async def on_event(event: NotifiableEvent) -> None:
         await service.handle(event)
@@ -90,7 +99,7 @@ def create_app(settings: NotifierSettings | None = None) -> FastStreamAPI:
         yield
         await mongo.close()
 
-    asgi, _ = build_app(
+    return build_app(
         service=SERVICE,
         title="Help Centre notifier",
         description="E-mails the customer at the account's own address, once per notification.",
@@ -99,4 +108,3 @@ def create_app(settings: NotifierSettings | None = None) -> FastStreamAPI:
         lifespan=lifespan,
         readiness={"kafka": kafka_is_ready(broker), "mongo": lambda: mongo_is_ready(mongo)},
     )
-    return asgi

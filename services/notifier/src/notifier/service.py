@@ -14,16 +14,6 @@ from dataclasses import dataclass
 
 from jinja2 import Environment
 
-from shared.events import (
-    Envelope,
-    NotificationFailed,
-    NotificationSent,
-    derived_event_id,
-)
-from shared.kafka import TransientError
-from shared.logging import get_logger
-from shared.topics import Topics
-
 from notifier.domain.compose import MailSettings, UnsendableError, compose
 from notifier.domain.plan import PlannedNotification, plan
 from notifier.ports import (
@@ -35,6 +25,15 @@ from notifier.ports import (
     PermanentMailError,
     TransientMailError,
 )
+from shared.events import (
+    Envelope,
+    NotificationFailed,
+    NotificationSent,
+    derived_event_id,
+)
+from shared.kafka import TransientError
+from shared.logging import get_logger
+from shared.topics import Topics
 
 log = get_logger(__name__)
 
@@ -73,7 +72,9 @@ class NotificationService:
             raise TransientError(str(exc)) from exc
         message_id = str(message["Message-ID"])
         await self.ledger.mark_sent(planned.notification_id, message_id)
-        log.info("notification sent", kind=planned.kind.value, notification_id=planned.notification_id)
+        log.info(
+            "notification sent", kind=planned.kind.value, notification_id=planned.notification_id
+        )
         await self._publish_outcome(planned, LedgerEntry("sent", message_id=message_id))
 
     async def _publish_outcome(self, planned: PlannedNotification, entry: LedgerEntry) -> None:

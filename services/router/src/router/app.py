@@ -6,25 +6,24 @@ from dataclasses import replace
 
 from faststream_fastapi import FastStreamAPI
 
-from shared.catalog import load_catalog
-from shared.events import TicketAssigned, TicketRouted
-from shared.kafka import (
-    KafkaDeadLetters,
-    KafkaEventPublisher,
-    current_records,
-    consumer_options,
-    create_broker,
-    raw_body,
-)
-from shared.logging import get_logger
-from shared.service import build_app, kafka_is_ready
-
 from router.classifier.types import TeamClassifier
 from router.domain.decision import DecisionThresholds
 from router.domain.routing import RoutingPolicy
 from router.domain.rules import load_rules
 from router.service import RoutingService
 from router.settings import RouterSettings
+from shared.catalog import load_catalog
+from shared.events import TicketAssigned, TicketRouted
+from shared.kafka import (
+    KafkaDeadLetters,
+    KafkaEventPublisher,
+    consumer_options,
+    create_broker,
+    current_records,
+    raw_body,
+)
+from shared.logging import get_logger
+from shared.service import ServiceApp, build_app, kafka_is_ready
 
 SERVICE = "router"
 log = get_logger(__name__)
@@ -32,8 +31,11 @@ log = get_logger(__name__)
 
 def load_model(settings: RouterSettings) -> TeamClassifier | None:
     if not settings.model_path.exists():
-        log.warning("no model artifact: routing by rules and customer category only",
-                    model_path=str(settings.model_path), hint="make model")
+        log.warning(
+            "no model artifact: routing by rules and customer category only",
+            model_path=str(settings.model_path),
+            hint="make model",
+        )
         return None
     from router.classifier import load_classifier  # heavy import only when there is a model
 
@@ -49,8 +51,11 @@ def thresholds_from(settings: RouterSettings) -> DecisionThresholds:
     return replace(DecisionThresholds(), **overrides)
 
 
-def create_app(settings: RouterSettings | None = None) -> FastStreamAPI:
-    settings = settings or RouterSettings()
+def create_app() -> FastStreamAPI:
+    return build(RouterSettings()).asgi
+
+
+def build(settings: RouterSettings) -> ServiceApp:
     catalog = load_catalog(settings.catalog_path)
     broker = create_broker(settings, SERVICE, description="Classifies and forwards requests")
     topics = settings.topics
@@ -83,7 +88,7 @@ def create_app(settings: RouterSettings | None = None) -> FastStreamAPI:
     for team in catalog.teams:
         broker.publisher(topics.team(team), schema=TicketAssigned, title=f"team.{team}")
 
-    asgi, app = build_app(
+    built = build_app(
         service=SERVICE,
         title="Help Centre router",
         description="Classifies each submitted request and forwards it to its team's topic.",
@@ -91,5 +96,5 @@ def create_app(settings: RouterSettings | None = None) -> FastStreamAPI:
         broker=broker,
         readiness={"kafka": kafka_is_ready(broker)},
     )
-    app.state.routing_service = service
-    return asgi
+    built.http.state.routing_service = service
+    return built

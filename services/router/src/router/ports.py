@@ -13,4 +13,6 @@ class EventPublisher(Protocol):
 
 
 class DeadLetters(Protocol):
-    async def send(self, record: InboundRecord, error: BaseException, attempts: int = 1) -> None: ...
+    async def send(
+        self, record: InboundRecord, error: BaseException, attempts: int = 1
+    ) -> None: ...

@@ -10,6 +10,9 @@ from dataclasses import dataclass
 
 from pydantic import TypeAdapter
 
+from router.classifier.types import Prediction, TeamClassifier
+from router.domain.routing import NO_MODEL_VERSION, RoutingPolicy, route, ticket_text
+from router.ports import DeadLetters, EventPublisher
 from shared.events import (
     Envelope,
     RoutingDecision,
@@ -21,10 +24,6 @@ from shared.events import (
 from shared.kafka import InboundRecord, decode_batch
 from shared.logging import get_logger
 from shared.topics import Topics
-
-from router.classifier.types import Prediction, TeamClassifier
-from router.domain.routing import NO_MODEL_VERSION, RoutingPolicy, route, ticket_text
-from router.ports import DeadLetters, EventPublisher
 
 log = get_logger(__name__)
 _SUBMITTED: TypeAdapter[TicketSubmitted] = TypeAdapter(TicketSubmitted)
@@ -75,7 +74,9 @@ class RoutingService:
         predictions = await asyncio.to_thread(self.classifier.predict, texts)
         return list(predictions)
 
-    def _events(self, ticket: TicketSubmitted, decision: RoutingDecision) -> list[tuple[str, Envelope]]:
+    def _events(
+        self, ticket: TicketSubmitted, decision: RoutingDecision
+    ) -> list[tuple[str, Envelope]]:
         envelope = {
             "ticket_id": ticket.ticket_id,
             "account_id": ticket.account_id,

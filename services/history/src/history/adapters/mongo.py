@@ -12,11 +12,10 @@ from pymongo import ASCENDING, DESCENDING, ReplaceOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
 
+from history.domain.projection import RequestView, apply
 from shared.events import Envelope
 from shared.mongo import Document
 from shared.statuses import Status
-
-from history.domain.projection import RequestView, apply
 
 _DUPLICATE_KEY = 11000
 MAX_CONFLICT_ROUNDS = 10
@@ -53,11 +52,15 @@ class MongoRequestRepository:
                 return applied
             new, pending = await self._apply_round(pending)
             applied += new
-        raise RuntimeError(f"{len(pending)} events still conflict after {MAX_CONFLICT_ROUNDS} rounds")
+        raise RuntimeError(
+            f"{len(pending)} events still conflict after {MAX_CONFLICT_ROUNDS} rounds"
+        )
 
     async def _apply_round(self, events: list[Envelope]) -> tuple[int, list[Envelope]]:
         ids = sorted({e.ticket_id for e in events})
-        stored = {d["_id"]: from_document(d) async for d in self._requests.find({"_id": {"$in": ids}})}
+        stored = {
+            d["_id"]: from_document(d) async for d in self._requests.find({"_id": {"$in": ids}})
+        }
         views: dict[str, RequestView] = {}
         touched_by: dict[str, list[Envelope]] = {}
         applied = 0
@@ -79,13 +82,18 @@ class MongoRequestRepository:
             # Matches only the version we read; if someone wrote in between, the upsert
             # collides on _id and we redo this request's events on a fresh read.
             writes.append(
-                ReplaceOne({"_id": ticket_id, "version": base_version}, to_document(view), upsert=True)
+                ReplaceOne(
+                    {"_id": ticket_id, "version": base_version}, to_document(view), upsert=True
+                )
             )
         try:
             await self._requests.bulk_write(writes, ordered=False)
         except BulkWriteError as exc:
-            conflicted = [order[e["index"]] for e in exc.details["writeErrors"]
-                          if e.get("code") == _DUPLICATE_KEY]
+            conflicted = [
+                order[e["index"]]
+                for e in exc.details["writeErrors"]
+                if e.get("code") == _DUPLICATE_KEY
+            ]
             others = [e for e in exc.details["writeErrors"] if e.get("code") != _DUPLICATE_KEY]
             if others:
                 raise

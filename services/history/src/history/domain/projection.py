@@ -129,43 +129,82 @@ def _entry_for(event: Envelope) -> TimelineEntry | None:
     base = {"event_id": str(event.event_id), "at": event.occurred_at}
     match event:
         case TicketSubmitted():
-            return TimelineEntry(**base, kind="submitted", actor="customer",
-                                 summary="Request submitted",
-                                 details={"attachments": len(event.attachments)})
+            return TimelineEntry(
+                **base,
+                kind="submitted",
+                actor="customer",
+                summary="Request submitted",
+                details={"attachments": len(event.attachments)},
+            )
         case TicketRouted():
             moved = f" (moved from {event.rerouted_from})" if event.rerouted_from else ""
             return TimelineEntry(
-                **base, kind="rerouted" if event.rerouted_from else "routed", actor="system",
+                **base,
+                kind="rerouted" if event.rerouted_from else "routed",
+                actor="system",
                 summary=f"Assigned to the {event.team} team{moved}",
-                details={"team": event.team, "reason": event.reason,
-                         "confidence": event.confidence, "priority": event.priority.value},
+                details={
+                    "team": event.team,
+                    "reason": event.reason,
+                    "confidence": event.confidence,
+                    "priority": event.priority.value,
+                },
             )
         case CommentAdded():
-            return TimelineEntry(**base, kind="comment", actor="customer",
-                                 summary="You added a comment", details={"body": event.body})
+            return TimelineEntry(
+                **base,
+                kind="comment",
+                actor="customer",
+                summary="You added a comment",
+                details={"body": event.body},
+            )
         case AgentReplied():
-            return TimelineEntry(**base, kind="reply", actor="agent",
-                                 summary="Support replied", details={"body": event.body})
+            return TimelineEntry(
+                **base,
+                kind="reply",
+                actor="agent",
+                summary="Support replied",
+                details={"body": event.body},
+            )
         case InformationRequested():
-            return TimelineEntry(**base, kind="information_requested", actor="agent",
-                                 summary="Support needs more information",
-                                 details={"body": event.body,
-                                          "documents": list(event.documents_requested)})
+            return TimelineEntry(
+                **base,
+                kind="information_requested",
+                actor="agent",
+                summary="Support needs more information",
+                details={"body": event.body, "documents": list(event.documents_requested)},
+            )
         case DocumentsUploaded():
-            return TimelineEntry(**base, kind="documents_uploaded", actor="customer",
-                                 summary=f"{len(event.attachments)} document(s) uploaded")
+            return TimelineEntry(
+                **base,
+                kind="documents_uploaded",
+                actor="customer",
+                summary=f"{len(event.attachments)} document(s) uploaded",
+            )
         case StatusChanged():
-            return TimelineEntry(**base, kind="status_changed", actor=event.actor_role,
-                                 summary=f"Status: {public_name(event.status_change.to_status)}",
-                                 details={"to": event.status_change.to_status.value})
+            return TimelineEntry(
+                **base,
+                kind="status_changed",
+                actor=event.actor_role,
+                summary=f"Status: {public_name(event.status_change.to_status)}",
+                details={"to": event.status_change.to_status.value},
+            )
         case NotificationSent():
-            return TimelineEntry(**base, kind="email_sent", actor="system",
-                                 summary=f"E-mail sent: {event.kind.value.replace('_', ' ')}",
-                                 details={"kind": event.kind.value})
+            return TimelineEntry(
+                **base,
+                kind="email_sent",
+                actor="system",
+                summary=f"E-mail sent: {event.kind.value.replace('_', ' ')}",
+                details={"kind": event.kind.value},
+            )
         case NotificationFailed():
-            return TimelineEntry(**base, kind="email_failed", actor="system",
-                                 summary=f"E-mail not sent: {event.reason}",
-                                 details={"kind": event.kind.value, "reason": event.reason})
+            return TimelineEntry(
+                **base,
+                kind="email_failed",
+                actor="system",
+                summary=f"E-mail not sent: {event.reason}",
+                details={"kind": event.kind.value, "reason": event.reason},
+            )
         case _:
             return None
 
@@ -173,8 +212,9 @@ def _entry_for(event: Envelope) -> TimelineEntry | None:
 def apply(view: RequestView | None, event: Envelope) -> RequestView | None:
     """The view after `event`, or None when the event was already applied."""
     if view is None:
-        view = RequestView(ticket_id=event.ticket_id, account_id=event.account_id,
-                           updated_at=event.occurred_at)
+        view = RequestView(
+            ticket_id=event.ticket_id, account_id=event.account_id, updated_at=event.occurred_at
+        )
     event_id = str(event.event_id)
     if event_id in view.applied_event_ids:
         return None

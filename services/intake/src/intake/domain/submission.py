@@ -30,7 +30,9 @@ class FieldError:
     reason: str
 
 
-def check_form(form: SubmissionForm, limits: SubmissionLimits, catalog: Catalog) -> list[FieldError]:
+def check_form(
+    form: SubmissionForm, limits: SubmissionLimits, catalog: Catalog
+) -> list[FieldError]:
     """Every problem with the form at once, so the customer fixes them in one go."""
     errors: list[FieldError] = []
     if catalog.category(form.category) is None:

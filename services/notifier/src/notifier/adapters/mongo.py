@@ -3,11 +3,10 @@ from __future__ import annotations
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
+from notifier.ports import LedgerEntry
 from shared.directory import AccountRecord
 from shared.events import utcnow
 from shared.mongo import Document
-
-from notifier.ports import LedgerEntry
 
 
 class MongoAccountDirectory:

@@ -22,7 +22,7 @@ class SmtpMailer:
                 username=s.smtp_username,
                 password=s.smtp_password.get_secret_value() if s.smtp_password else None,
                 use_tls=s.smtp_security == "tls",
-                start_tls=True if s.smtp_security == "starttls" else False,
+                start_tls=s.smtp_security == "starttls",
                 timeout=s.smtp_timeout_seconds,
             )
         except aiosmtplib.SMTPRecipientsRefused as exc:

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import formataddr, format_datetime
+from email.utils import format_datetime, formataddr
 
 from jinja2 import Environment
 
+from notifier.domain.plan import PlannedNotification
 from shared.directory import AccountRecord
 from shared.events import NotificationKind, header_safe
-
-from notifier.domain.plan import PlannedNotification
 
 SUPPORTED_LOCALES = frozenset({"en"})
 

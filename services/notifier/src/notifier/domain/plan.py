@@ -49,11 +49,19 @@ def plan(event: Envelope) -> list[PlannedNotification]:
             return [_documents_needed(event)]
         case AgentReplied():
             to = event.status_change.to_status if event.status_change else None
-            return [_planned(event, NotificationKind.AGENT_REPLY, body=event.body, solved=to is Status.SOLVED)]
+            return [
+                _planned(
+                    event, NotificationKind.AGENT_REPLY, body=event.body, solved=to is Status.SOLVED
+                )
+            ]
         case InformationRequested():
             return [
-                _planned(event, NotificationKind.INFORMATION_REQUESTED, body=event.body,
-                         documents=list(event.documents_requested))
+                _planned(
+                    event,
+                    NotificationKind.INFORMATION_REQUESTED,
+                    body=event.body,
+                    documents=list(event.documents_requested),
+                )
             ]
         case StatusChanged(status_change=change) if change.to_status is Status.SOLVED:
             return [_planned(event, NotificationKind.SOLVED)]

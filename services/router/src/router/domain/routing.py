@@ -6,12 +6,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shared.catalog import Catalog
-from shared.events import Priority, RoutingDecision, TeamScore, TicketSubmitted
-
 from router.classifier.types import Prediction
 from router.domain.decision import DecisionThresholds, decide_team
 from router.domain.rules import PolicyRule, first_match
+from shared.catalog import Catalog
+from shared.events import Priority, RoutingDecision, TeamScore, TicketSubmitted
 
 NO_MODEL_VERSION = "none"
 
@@ -92,5 +91,9 @@ def _explain(reason: str, team: str, customer_team: str | None, prediction: Pred
     if reason == "model":
         return f"the text reads as {team} ({sure})"
     if reason == "triage":
-        return f"neither the customer's pick nor the model ({prediction.team}, {sure}) is trustworthy"
-    return f"the customer's pick {team} agrees with the text or the model is not sure enough ({sure})"
+        return (
+            f"neither the customer's pick nor the model ({prediction.team}, {sure}) is trustworthy"
+        )
+    return (
+        f"the customer's pick {team} agrees with the text or the model is not sure enough ({sure})"
+    )

@@ -1,0 +1,69 @@
+# Two commands matter: `make run` and `make test`. Both set everything up on a fresh machine
+# that has Python 3.11 and pip; nothing else needs installing by hand.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+UV := $(PYTHON) -m uv
+RUN := $(UV) run --frozen
+MODEL := services/router/model/model.joblib
+ACCOUNT ?= acc-1001
+ROLE ?= customer
+DATA ?=
+WRONG ?= 0
+
+.PHONY: help setup model run test lint typecheck unit fmt token evaluate up down clean
+
+help:
+	@echo "make run      - set up and run the whole system on the embedded stack"
+	@echo "make test     - set up, then ruff + mypy + pytest (unit, integration, e2e)"
+	@echo "make token ACCOUNT=acc-1001 ROLE=customer|agent|dashboard - a development token"
+	@echo "make model    - train the router's classifier (deterministic)"
+	@echo "make evaluate DATA=file.csv [WRONG=0.25] - router accuracy figures as JSON"
+	@echo "make up / make down - the compose stack (needs Docker)"
+
+.venv/.synced: pyproject.toml uv.lock shared/pyproject.toml services/*/pyproject.toml devstack/pyproject.toml
+	@$(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check uv
+	$(UV) sync --frozen
+	@touch $@
+
+setup: .venv/.synced
+
+$(MODEL): .venv/.synced $(wildcard services/router/data/*.csv) $(wildcard services/router/src/router/classifier/*.py)
+	$(RUN) python -m router.classifier.train --output $(MODEL)
+
+model: $(MODEL)
+
+run: setup model
+	$(RUN) python -m devstack run
+
+token: setup
+	@$(RUN) python -m devstack token --account $(ACCOUNT) --role $(ROLE)
+
+evaluate: setup model
+	@test -n "$(DATA)" || { echo "usage: make evaluate DATA=file.csv [WRONG=0.25]"; exit 2; }
+	@$(RUN) python -m router.classifier.evaluate --data $(DATA) --wrong $(WRONG) --model $(MODEL)
+
+lint: setup
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+
+typecheck: setup
+	$(RUN) mypy
+
+fmt: setup
+	$(RUN) ruff format .
+	$(RUN) ruff check --fix .
+
+test: setup model lint typecheck
+	$(RUN) pytest
+
+unit: setup
+	$(RUN) pytest -m unit
+
+up:
+	docker compose up --build -d
+down:
+	docker compose down -v
+
+clean:
+	rm -rf .data .venv .mypy_cache .ruff_cache .pytest_cache $(MODEL)

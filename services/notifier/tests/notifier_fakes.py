@@ -1,0 +1,63 @@
+"""In-memory fakes of the notifier's ports, for unit tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+
+from notifier.ports import LedgerEntry, TransientMailError
+from shared.directory import DEMO_ACCOUNTS, AccountRecord
+from shared.events import Envelope
+
+
+@dataclass
+class FakeDirectory:
+    accounts: dict[str, AccountRecord] = field(
+        default_factory=lambda: {a.account_id: a for a in DEMO_ACCOUNTS}
+    )
+
+    async def get(self, account_id: str) -> AccountRecord | None:
+        return self.accounts.get(account_id)
+
+
+@dataclass
+class FakeMailer:
+    sent: list[EmailMessage] = field(default_factory=list)
+    fail_next: list[Exception] = field(default_factory=list)
+
+    async def send(self, message: EmailMessage) -> None:
+        if self.fail_next:
+            raise self.fail_next.pop(0)
+        self.sent.append(message)
+
+
+@dataclass
+class FakeLedger:
+    entries: dict[str, LedgerEntry] = field(default_factory=dict)
+
+    async def claim(self, notification_id: str) -> LedgerEntry | None:
+        if notification_id in self.entries:
+            return self.entries[notification_id]
+        self.entries[notification_id] = LedgerEntry("sending")
+        return None
+
+    async def mark_sent(self, notification_id: str, message_id: str) -> None:
+        self.entries[notification_id] = LedgerEntry("sent", message_id=message_id)
+
+    async def mark_failed(self, notification_id: str, reason: str) -> None:
+        self.entries[notification_id] = LedgerEntry("failed", reason=reason)
+
+    async def release(self, notification_id: str) -> None:
+        if self.entries.get(notification_id) == LedgerEntry("sending"):
+            del self.entries[notification_id]
+
+
+@dataclass
+class FakePublisher:
+    published: list[tuple[str, Envelope]] = field(default_factory=list)
+
+    async def publish(self, topic: str, event: Envelope) -> None:
+        self.published.append((topic, event))
+
+
+__all__ = ["FakeDirectory", "FakeLedger", "FakeMailer", "FakePublisher", "TransientMailError"]

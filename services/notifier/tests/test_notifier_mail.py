@@ -1,0 +1,131 @@
+from __future__ import annotations
+
+import pytest
+
+from notifier.app import mail_templates
+from notifier.domain.compose import MailSettings, UnsendableError, compose, thread_root_id
+from notifier.domain.plan import plan
+from shared.directory import AccountRecord
+from shared.events import (
+    AgentReplied,
+    CommentAdded,
+    NotificationKind,
+    StatusChanged,
+    StatusTransition,
+    TicketRouted,
+    TicketSubmitted,
+    new_ticket_id,
+)
+from shared.statuses import Status
+
+pytestmark = pytest.mark.unit
+
+SETTINGS = MailSettings(
+    "Help Centre <support@helpcentre.example>",
+    "helpcentre.example",
+    "reply.helpcentre.example",
+    "http://localhost:8004",
+)
+ALICE = AccountRecord(
+    account_id="acc-1001", email="alice@example.com", email_verified=True, display_name="Alice"
+)
+TICKET = new_ticket_id()
+ENVELOPE = {"ticket_id": TICKET, "account_id": "acc-1001", "correlation_id": "c-1"}
+
+
+def submitted(**overrides: object) -> TicketSubmitted:
+    return TicketSubmitted.model_validate(
+        ENVELOPE
+        | {"category": "withdrawals", "subject": "Stuck", "description": "Pending for days"}
+        | overrides
+    )
+
+
+def test_submission_plans_an_acknowledgement_and_documents_when_missing() -> None:
+    assert [p.kind for p in plan(submitted())] == [NotificationKind.ACKNOWLEDGEMENT]
+    kinds = [p.kind for p in plan(submitted(required_documents_missing=True))]
+    assert kinds == [NotificationKind.ACKNOWLEDGEMENT, NotificationKind.DOCUMENTS_NEEDED]
+
+
+def test_documents_needed_is_one_per_request_whoever_noticed() -> None:
+    from_intake = plan(submitted(required_documents_missing=True))[1]
+    routed = TicketRouted.model_validate(
+        ENVELOPE
+        | {
+            "team": "security",
+            "confidence": 0.9,
+            "customer_category": "disable-2fa",
+            "reason": "rule:id-documents-2fa",
+            "model_version": "m",
+            "required_documents_missing": True,
+        }
+    )
+    assert plan(routed)[0].notification_id == from_intake.notification_id
+
+
+def test_what_each_activity_sends() -> None:
+    reply = AgentReplied.model_validate(ENVELOPE | {"agent_id": "agent-1", "body": "Done"})
+    solved = StatusChanged.model_validate(
+        ENVELOPE
+        | {
+            "actor_id": "agent-1",
+            "actor_role": "agent",
+            "status_change": StatusTransition(from_status=Status.OPEN, to_status=Status.SOLVED),
+        }
+    )
+    on_hold = solved.model_copy(
+        update={
+            "status_change": StatusTransition(from_status=Status.OPEN, to_status=Status.ON_HOLD)
+        }
+    )
+    comment = CommentAdded.model_validate(ENVELOPE | {"body": "hi"})
+    assert [p.kind for p in plan(reply)] == [NotificationKind.AGENT_REPLY]
+    assert [p.kind for p in plan(solved)] == [NotificationKind.SOLVED]
+    assert plan(on_hold) == []
+    assert plan(comment) == []
+
+
+def test_acknowledgement_starts_the_thread_and_replies_refer_to_it() -> None:
+    templates = mail_templates()
+    ack = compose(plan(submitted())[0], ALICE, templates, SETTINGS)
+    reply_event = AgentReplied.model_validate(ENVELOPE | {"agent_id": "agent-1", "body": "Done"})
+    reply = compose(plan(reply_event)[0], ALICE, templates, SETTINGS)
+    root = thread_root_id(TICKET, "helpcentre.example")
+    assert ack["Message-ID"] == root
+    assert "In-Reply-To" not in ack
+    assert reply["In-Reply-To"] == root
+    assert reply["References"] == root
+    assert reply["Message-ID"] != root
+    assert ack["Subject"] == f"[Request #{TICKET}] We received your request"
+    assert ack["Reply-To"] == f"request+{TICKET.lower()}@reply.helpcentre.example"
+    assert ack["To"] == "Alice <alice@example.com>"
+
+
+def test_both_parts_and_no_injection_from_ticket_text() -> None:
+    hostile = "<script>alert(1)</script>\r\nBcc: victim@example.net {{ 7*7 }}"
+    mail = compose(plan(submitted(subject=hostile))[0], ALICE, mail_templates(), SETTINGS)
+    text = mail.get_body(("plain",))
+    html = mail.get_body(("html",))
+    assert text is not None
+    assert html is not None
+    assert hostile.split("\r\n")[0] in text.get_content()
+    assert "<script>" not in html.get_content()
+    assert "&lt;script&gt;" in html.get_content()
+    assert "{{ 7*7 }}" in text.get_content()  # data, never evaluated as a template
+    assert "Bcc" not in mail
+    assert TICKET in text.get_content()
+    assert "http://localhost:8004/my-activities/" in html.get_content()
+
+
+@pytest.mark.parametrize(
+    "account",
+    [
+        None,
+        AccountRecord(account_id="acc-1003", email="c@example.com", email_verified=False),
+        AccountRecord(account_id="acc-1004", email=None, email_verified=True),
+    ],
+    ids=["missing", "unverified", "no-address"],
+)
+def test_no_verified_address_means_no_mail(account: AccountRecord | None) -> None:
+    with pytest.raises(UnsendableError):
+        compose(plan(submitted())[0], account, mail_templates(), SETTINGS)

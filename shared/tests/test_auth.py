@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import jwt
+import pytest
+from fastapi import Depends, FastAPI
+from httpx import ASGITransport, AsyncClient
+
+from shared.auth import (
+    InvalidTokenError,
+    Principal,
+    Role,
+    TokenVerifier,
+    issue_token,
+    require_roles,
+)
+from shared.problems import install_problem_handlers
+
+pytestmark = pytest.mark.unit
+
+KEY = "k" * 40
+AUD, ISS = "helpcentre", "helpcentre-signin"
+
+
+def token(**overrides: object) -> str:
+    now = datetime.now(UTC)
+    claims: dict[str, object] = {
+        "sub": "acc-1001",
+        "role": "customer",
+        "aud": AUD,
+        "iss": ISS,
+        "iat": now,
+        "exp": now + timedelta(minutes=5),
+    }
+    return jwt.encode(claims | overrides, KEY, algorithm="HS256")
+
+
+verifier = TokenVerifier("HS256", KEY, AUD, ISS)
+
+
+def test_valid_token_gives_the_principal() -> None:
+    assert verifier.verify(token()) == Principal("acc-1001", Role.CUSTOMER)
+    assert verifier.verify(issue_token(KEY, "agent-1", Role.AGENT, audience=AUD, issuer=ISS)) == (
+        Principal("agent-1", Role.AGENT)
+    )
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        pytest.param(token(exp=datetime.now(UTC) - timedelta(seconds=1)), id="expired"),
+        pytest.param(token(aud="elsewhere"), id="wrong-audience"),
+        pytest.param(token(iss="someone"), id="wrong-issuer"),
+        pytest.param(token(role="admin"), id="unknown-role"),
+        pytest.param(token(sub={"$ne": None}), id="operator-as-subject"),
+        pytest.param(
+            jwt.encode(
+                {"sub": "acc-1001", "role": "customer", "aud": AUD, "iss": ISS},
+                KEY,
+                algorithm="HS256",
+            ),
+            id="no-expiry",
+        ),
+        pytest.param(
+            jwt.encode(
+                {
+                    "sub": "acc-1001",
+                    "role": "agent",
+                    "aud": AUD,
+                    "iss": ISS,
+                    "exp": datetime.now(UTC) + timedelta(minutes=5),
+                },
+                "another-key-of-sufficient-length-000",
+                algorithm="HS256",
+            ),
+            id="wrong-key",
+        ),
+        pytest.param(
+            jwt.encode(
+                {
+                    "sub": "acc-1001",
+                    "role": "agent",
+                    "aud": AUD,
+                    "iss": ISS,
+                    "exp": datetime.now(UTC) + timedelta(minutes=5),
+                },
+                "",
+                algorithm="none",
+            ),
+            id="none-alg",
+        ),
+        pytest.param("not-a-token", id="garbage"),
+    ],
+)
+def test_bad_tokens_are_rejected(bad: str) -> None:
+    with pytest.raises(InvalidTokenError):
+        verifier.verify(bad)
+
+
+def app_with_customer_route() -> AsyncClient:
+    app = FastAPI()
+    app.state.token_verifier = verifier
+    install_problem_handlers(app)
+
+    @app.get("/me")
+    async def me(p: Principal = Depends(require_roles(Role.CUSTOMER))) -> dict[str, str]:  # noqa: B008
+        return {"account_id": p.account_id}
+
+    return AsyncClient(transport=ASGITransport(app=app), base_url="http://test")
+
+
+async def test_dependency_answers_401_403_as_problem_json() -> None:
+    client = app_with_customer_route()
+    missing = await client.get("/me")
+    assert missing.status_code == 401
+    assert missing.headers["content-type"] == "application/problem+json"
+    assert missing.headers["www-authenticate"] == "Bearer"
+    assert (
+        await client.get("/me", headers={"Authorization": f"Bearer {token(aud='x')}"})
+    ).status_code == 401
+    forbidden = await client.get("/me", headers={"Authorization": f"Bearer {token(role='agent')}"})
+    assert forbidden.status_code == 403
+    assert forbidden.json()["title"] == "Forbidden"
+    ok = await client.get("/me", headers={"Authorization": f"Bearer {token()}"})
+    assert ok.json() == {"account_id": "acc-1001"}
