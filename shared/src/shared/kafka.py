@@ -6,6 +6,8 @@ context, and dead-lettering of messages that cannot be processed.
 from __future__ import annotations
 
 import asyncio
+import inspect
+import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -83,8 +85,10 @@ async def publish_events(broker: KafkaBroker, items: Iterable[tuple[str, Envelop
         )
         for topic, event in items
     ]
-    if futures:
-        await asyncio.gather(*futures)
+    # (FastStream's in-memory TestKafkaBroker delivers at once and returns no future.)
+    pending = [f for f in futures if inspect.isawaitable(f)]
+    if pending:
+        await asyncio.gather(*pending)
 
 
 def create_broker(settings: ServiceSettings, service: str, *, description: str = "") -> KafkaBroker:
@@ -97,6 +101,7 @@ def create_broker(settings: ServiceSettings, service: str, *, description: str =
         linger_ms=5,
         middlewares=(MessageContextMiddleware, dead_letter_middleware(service)),
         logger=get_logger(f"{service}.kafka"),
+        log_level=logging.DEBUG,  # "Received"/"Processed" per message: too loud for INFO
         description=description,
         graceful_timeout=30.0,
     )
@@ -114,7 +119,7 @@ def consumer_options(group_id: str) -> dict[str, Any]:
 
 def _record_meta(msg: StreamMessage[Any]) -> dict[str, Any]:
     raw = msg.raw_message
-    record = raw[0] if isinstance(raw, tuple) else raw
+    record = raw[0] if isinstance(raw, tuple | list) else raw
     return {
         "topic": getattr(record, "topic", None),
         "partition": getattr(record, "partition", None),
@@ -289,7 +294,7 @@ class InboundRecord:
 
 def batch_records(msg: StreamMessage[Any]) -> list[InboundRecord]:
     raw = msg.raw_message
-    records = raw if isinstance(raw, tuple) else (raw,)
+    records = raw if isinstance(raw, tuple | list) else (raw,)
     return [InboundRecord.from_consumer_record(r) for r in records]
 
 

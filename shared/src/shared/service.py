@@ -78,7 +78,17 @@ def build_app(
     routers: tuple[APIRouter, ...] = (),
 ) -> ServiceApp:
     configure_logging(service, settings.effective_log_format, settings.log_level)
-    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    # Interactive docs are for development; production does not advertise its surface.
+    docs = settings.environment == "development"
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="1.0.0",
+        lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if docs else None,
+    )
     app.state.settings = settings
     app.state.token_verifier = TokenVerifier.from_settings(settings)
     install_problem_handlers(app)
@@ -89,7 +99,7 @@ def build_app(
         broker,
         application=app,
         specification=AsyncAPI(broker, title=title, version="1.0.0", description=description),
-        asyncapi_path=AsyncAPIConfig("/asyncapi", include_in_schema=True),
+        asyncapi_path=AsyncAPIConfig("/asyncapi", include_in_schema=True) if docs else None,
         safe_connection=True,  # no Kafka at start: fail, so the supervisor restarts us
     )
     return ServiceApp(asgi=asgi, http=app, broker=broker)

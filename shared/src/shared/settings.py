@@ -24,7 +24,9 @@ class InsecureConfigurationError(ValueError):
 
 
 class ServiceSettings(BaseSettings):
-    model_config = SettingsConfigDict(extra="ignore", env_file=None, frozen=True)
+    model_config = SettingsConfigDict(
+        extra="ignore", env_file=None, frozen=True, env_ignore_empty=True
+    )
 
     environment: Environment = "development"
     log_format: Literal["console", "json"] | None = Field(

@@ -12,4 +12,4 @@ class HistorySettings(ServiceSettings):
     database: str = "history"
     collection: str = "requests"
     batch_max_records: int = 500
-    batch_timeout_ms: int = 20
+    batch_timeout_ms: int = 200  # the longest an idle poll waits; data returns at once

@@ -47,8 +47,13 @@ def get_service(request: Request) -> IntakeService:
     return service
 
 
-@router.get("/categories", summary="The drop-down categories a customer can pick")
+@router.get(
+    "/categories",
+    summary="The drop-down categories a customer can pick",
+    responses=problem_responses(401),
+)
 async def list_categories(
+    _: Annotated[Principal, Depends(require_roles(*Role))],
     service: Annotated[IntakeService, Depends(get_service)],
 ) -> list[CategoryOut]:
     return [

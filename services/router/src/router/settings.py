@@ -22,4 +22,4 @@ class RouterSettings(ServiceSettings):
     keep_floor: float | None = Field(default=None, ge=0, le=1)
     triage_below: float | None = Field(default=None, ge=0, le=1)
     batch_max_records: int = 500
-    batch_timeout_ms: int = 20
+    batch_timeout_ms: int = 200  # the longest an idle poll waits; data returns at once

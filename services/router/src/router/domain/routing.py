@@ -26,12 +26,6 @@ def ticket_text(ticket: TicketSubmitted) -> str:
     return f"{ticket.subject}\n{ticket.description}"
 
 
-def _probability(prediction: Prediction | None, team: str) -> float | None:
-    if prediction is None:
-        return None
-    return next((p for t, p in prediction.ranking if t == team), 0.0)
-
-
 def route(
     ticket: TicketSubmitted,
     prediction: Prediction | None,
@@ -50,7 +44,7 @@ def route(
 
     if rule is not None and rule.team is not None:
         team, reason = rule.team, f"rule:{rule.id}"
-        confidence = _probability(prediction, team)
+        confidence = prediction.probability(team) if prediction else None
         explanation = rule.description
     elif prediction is not None:
         outcome = decide_team(customer_team, prediction, policy.thresholds, triage)
