@@ -110,9 +110,11 @@ class StackConfig:
             "TOPIC_PREFIX": self.topic_prefix,
         }
         if service == "notifier":
-            env |= {"SMTP_HOST": self.host, "SMTP_PORT": str(self.ports.smtp)}
-        if service in ("notifier", "history"):
-            env["PUBLIC_BASE_URL"] = self.url("history")
+            env |= {
+                "SMTP_HOST": self.host,
+                "SMTP_PORT": str(self.ports.smtp),
+                "PUBLIC_BASE_URL": self.url("history"),
+            }
         resolved = {prefix + key: value for key, value in env.items()}
         # Anything the operator exported wins over our defaults.
         resolved |= {k: v for k, v in os.environ.items() if k.startswith(prefix)}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 
-from notifier.ports import LedgerEntry, TransientMailError
+from notifier.ports import LedgerEntry, ScheduledRetry, TransientMailError
 from shared.directory import DEMO_ACCOUNTS, AccountRecord
 from shared.events import Envelope
 
@@ -60,4 +60,34 @@ class FakePublisher:
         self.published.append((topic, event))
 
 
-__all__ = ["FakeDirectory", "FakeLedger", "FakeMailer", "FakePublisher", "TransientMailError"]
+@dataclass
+class FakeRetryQueue:
+    scheduled: dict[str, tuple[ScheduledRetry, float]] = field(default_factory=dict)
+
+    async def schedule(self, retry: ScheduledRetry, due_in_seconds: float, error: str) -> None:
+        self.scheduled[retry.notification_id] = (retry, due_in_seconds)
+
+    async def take_due(self, limit: int) -> list[ScheduledRetry]:
+        return [retry for retry, _ in list(self.scheduled.values())[:limit]]
+
+    async def done(self, notification_id: str) -> None:
+        self.scheduled.pop(notification_id, None)
+
+
+@dataclass
+class FakeFailedDeliveries:
+    parked: list[tuple[Envelope, str, int]] = field(default_factory=list)
+
+    async def dead_letter(self, source: Envelope, error: str, attempts: int) -> None:
+        self.parked.append((source, error, attempts))
+
+
+__all__ = [
+    "FakeDirectory",
+    "FakeFailedDeliveries",
+    "FakeLedger",
+    "FakeMailer",
+    "FakePublisher",
+    "FakeRetryQueue",
+    "TransientMailError",
+]

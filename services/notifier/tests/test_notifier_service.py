@@ -1,32 +1,58 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pytest
 
 from notifier.app import mail_templates
+from notifier.domain.backoff import RetryPolicy
 from notifier.domain.compose import MailSettings
 from notifier.ports import PermanentMailError, TransientMailError
 from notifier.service import NotificationService
 from shared.events import NotificationFailed, NotificationSent, TicketSubmitted, new_ticket_id
-from shared.kafka import TransientError
 from shared.topics import Topics
 
-from .notifier_fakes import FakeDirectory, FakeLedger, FakeMailer, FakePublisher
+from .notifier_fakes import (
+    FakeDirectory,
+    FakeFailedDeliveries,
+    FakeLedger,
+    FakeMailer,
+    FakePublisher,
+    FakeRetryQueue,
+)
 
 pytestmark = pytest.mark.unit
 
 
-def make_service() -> tuple[NotificationService, FakeMailer, FakeLedger, FakePublisher]:
+@dataclass
+class Harness:
+    service: NotificationService
+    mailer: FakeMailer
+    ledger: FakeLedger
+    publisher: FakePublisher
+    retries: FakeRetryQueue
+    failed: FakeFailedDeliveries
+
+    def outcomes(self) -> list[object]:
+        return [event for _, event in self.publisher.published]
+
+
+def harness(max_attempts: int = 3) -> Harness:
     mailer, ledger, publisher = FakeMailer(), FakeLedger(), FakePublisher()
+    retries, failed = FakeRetryQueue(), FakeFailedDeliveries()
     service = NotificationService(
         directory=FakeDirectory(),
         mailer=mailer,
         ledger=ledger,
         publisher=publisher,
+        retries=retries,
+        failed=failed,
         templates=mail_templates(),
         mail_settings=MailSettings("Help <s@h.example>", "h.example", "r.h.example", "http://h"),
         topics=Topics(),
+        retry_policy=RetryPolicy(max_attempts=max_attempts),
     )
-    return service, mailer, ledger, publisher
+    return Harness(service, mailer, ledger, publisher, retries, failed)
 
 
 def submitted(account_id: str = "acc-1001") -> TicketSubmitted:
@@ -41,45 +67,79 @@ def submitted(account_id: str = "acc-1001") -> TicketSubmitted:
 
 
 async def test_sends_once_to_the_directory_address_even_when_redelivered() -> None:
-    service, mailer, _, publisher = make_service()
+    h = harness()
     event = submitted()
-    await service.handle(event)
-    await service.handle(event)
-    assert len(mailer.sent) == 1
-    assert mailer.sent[0]["To"].addresses[0].addr_spec == "alice@example.com"
-    outcomes = [e for _, e in publisher.published]
+    await h.service.handle(event)
+    await h.service.handle(event)
+    assert len(h.mailer.sent) == 1
+    assert h.mailer.sent[0]["To"].addresses[0].addr_spec == "alice@example.com"
+    outcomes = h.outcomes()
     assert all(isinstance(e, NotificationSent) for e in outcomes)
     # the outcome is re-announced with the same event id: history applies it once
-    assert len({e.event_id for e in outcomes}) == 1
+    assert len({e.event_id for e in outcomes}) == 1  # type: ignore[attr-defined]
 
 
 async def test_unverified_address_sends_nothing_and_reports_failure() -> None:
-    service, mailer, _, publisher = make_service()
-    await service.handle(submitted("acc-1003"))
-    assert mailer.sent == []
-    ((topic, failure),) = publisher.published
+    h = harness()
+    await h.service.handle(submitted("acc-1003"))
+    assert h.mailer.sent == []
+    ((topic, failure),) = h.publisher.published
     assert topic == "notifications"
     assert isinstance(failure, NotificationFailed)
     assert "no verified e-mail" in failure.reason
-    assert failure.permanent
+    assert h.failed.parked == []  # nothing an operator can re-drive
 
 
-async def test_transient_failure_releases_the_claim_for_the_retry() -> None:
-    service, mailer, ledger, _ = make_service()
-    mailer.fail_next.append(TransientMailError("451 later"))
+async def test_transient_failure_is_retried_later_without_holding_the_consumer() -> None:
+    h = harness()
+    h.mailer.fail_next.append(TransientMailError("451 try later"))
     event = submitted()
-    with pytest.raises(TransientError):
-        await service.handle(event)
-    assert ledger.entries == {}
-    await service.handle(event)
-    assert len(mailer.sent) == 1
+    await h.service.handle(event)  # returns: the partition moves on
+    assert h.mailer.sent == []
+    assert h.ledger.entries == {}
+    ((retry, delay),) = h.retries.scheduled.values()
+    assert retry.attempt == 1
+    assert 0 < delay <= RetryPolicy().base_seconds
+    assert await h.service.retry_due() == 1
+    assert len(h.mailer.sent) == 1
+    assert h.retries.scheduled == {}
+    assert isinstance(h.outcomes()[-1], NotificationSent)
 
 
-async def test_permanent_failure_is_recorded_and_not_retried() -> None:
-    service, mailer, _, publisher = make_service()
-    mailer.fail_next.append(PermanentMailError("550 no such user"))
+async def test_retries_are_bounded_then_failed_and_dead_lettered() -> None:
+    h = harness(max_attempts=3)
+    h.mailer.fail_next.extend(TransientMailError("connection refused") for _ in range(3))
     event = submitted()
-    await service.handle(event)
-    await service.handle(event)
-    assert mailer.sent == []
-    assert {type(e) for _, e in publisher.published} == {NotificationFailed}
+    await h.service.handle(event)
+    await h.service.retry_due()
+    await h.service.retry_due()
+    assert h.mailer.sent == []
+    assert h.retries.scheduled == {}
+    (failure,) = h.outcomes()
+    assert isinstance(failure, NotificationFailed)
+    assert not failure.permanent
+    assert "gave up after 3 attempts" in failure.reason
+    assert [(source.event_id, attempts) for source, _, attempts in h.failed.parked] == [
+        (event.event_id, 3)
+    ]
+
+
+async def test_permanent_failure_fails_fast_into_the_dlq() -> None:
+    h = harness()
+    h.mailer.fail_next.append(PermanentMailError("550 no such user"))
+    event = submitted()
+    await h.service.handle(event)
+    await h.service.handle(event)  # redelivered: nothing more is sent or parked
+    assert h.mailer.sent == []
+    assert h.retries.scheduled == {}
+    assert len(h.failed.parked) == 1
+    assert {type(e) for e in h.outcomes()} == {NotificationFailed}
+
+
+def test_backoff_grows_exponentially_with_jitter_and_a_cap() -> None:
+    policy = RetryPolicy(max_attempts=10, base_seconds=2, max_delay_seconds=30)
+    delays = [policy.delay(n) for n in range(1, 8)]
+    assert all(1 <= d <= 2 for d in delays[:1])
+    assert all(15 <= d <= 30 for d in delays[4:])
+    assert policy.gives_up_after(10)
+    assert not policy.gives_up_after(9)

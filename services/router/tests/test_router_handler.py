@@ -48,6 +48,7 @@ async def run_router(
     built = build(RouterSettings(model_path=Path("/nonexistent")))
     built.http.state.routing_service.classifier = classifier
     seen: dict[str, list[Any]] = {}
+
     def capture_into(topic: str) -> Callable[[Any], Awaitable[None]]:
         async def capture(received: Any) -> None:
             # Under the FastAPI integration a bytes body arrives as the message itself.
@@ -55,8 +56,13 @@ async def run_router(
 
         return capture
 
-    for topic in ("tickets.routed", "team.withdrawals-transfers", "team.trading-exchange",
-                  "team.security", "tickets.submitted.dlq"):
+    for topic in (
+        "tickets.routed",
+        "team.withdrawals-transfers",
+        "team.trading-exchange",
+        "team.security",
+        "tickets.submitted.dlq",
+    ):
         built.broker.subscriber(topic, decoder=raw_body)(capture_into(topic))
 
     async with TestKafkaBroker(built.broker) as broker:

@@ -34,6 +34,16 @@ class Topics:
     def dlq(topic: str) -> str:
         return f"{topic}{DLQ_SUFFIX}"
 
+    def for_event_type(self, event_type: str) -> str:
+        """The topic an event of this type is published on."""
+        if event_type == "TicketSubmitted":
+            return self.submitted
+        if event_type == "TicketRouted":
+            return self.routed
+        if event_type.startswith("Notification"):
+            return self.notifications
+        return self.activity
+
     def event_topics(self) -> tuple[str, ...]:
         return (self.submitted, self.routed, self.activity, self.notifications)
 

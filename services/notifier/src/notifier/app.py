@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
@@ -12,8 +14,10 @@ from jinja2 import PackageLoader, select_autoescape
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pydantic import Field
 
-from notifier.adapters.mongo import MongoAccountDirectory, MongoNotificationLedger
+from notifier.adapters.kafka import KafkaFailedDeliveries
+from notifier.adapters.mongo import MongoAccountDirectory, MongoNotificationLedger, MongoRetryQueue
 from notifier.adapters.smtp import SmtpMailer
+from notifier.domain.backoff import RetryPolicy
 from notifier.domain.compose import MailSettings
 from notifier.service import NotificationService
 from notifier.settings import NotifierSettings
@@ -29,10 +33,12 @@ from shared.events import (
     TicketSubmitted,
 )
 from shared.kafka import KafkaEventPublisher, consumer_options, create_broker
+from shared.logging import get_logger
 from shared.mongo import create_mongo_client, mongo_is_ready
 from shared.service import ServiceApp, build_app, kafka_is_ready
 
 SERVICE = "notifier"
+log = get_logger(__name__)
 
 # Everything on the three topics the notifier reads; decoded by event_type.
 NotifiableEvent = Annotated[
@@ -55,6 +61,18 @@ def mail_templates() -> ImmutableSandboxedEnvironment:
     )
 
 
+async def retry_loop(service: NotificationService, poll_seconds: float) -> None:
+    """Attempt due retries until cancelled; an error is logged, never fatal to the loop."""
+    while True:
+        try:
+            attempted = await service.retry_due()
+        except Exception:
+            log.exception("retry pass failed")
+            attempted = 0
+        if not attempted:
+            await asyncio.sleep(poll_seconds)
+
+
 def create_app() -> FastStreamAPI:
     return build(NotifierSettings()).asgi
 
@@ -62,7 +80,9 @@ def create_app() -> FastStreamAPI:
 def build(settings: NotifierSettings) -> ServiceApp:
     topics = settings.topics
     mongo = create_mongo_client(settings, SERVICE)
-    ledger = MongoNotificationLedger(mongo[settings.database]["notifications"])
+    database = mongo[settings.database]
+    ledger = MongoNotificationLedger(database["notifications"])
+    retries = MongoRetryQueue(database["retries"])
     broker = create_broker(
         settings, SERVICE, description="E-mails customers at their account address"
     )
@@ -71,6 +91,13 @@ def build(settings: NotifierSettings) -> ServiceApp:
         mailer=SmtpMailer(settings),
         ledger=ledger,
         publisher=KafkaEventPublisher(broker),
+        retries=retries,
+        failed=KafkaFailedDeliveries(broker, topics, SERVICE),
+        retry_policy=RetryPolicy(
+            max_attempts=settings.retry_max_attempts,
+            base_seconds=settings.retry_base_seconds,
+            max_delay_seconds=settings.retry_max_delay_seconds,
+        ),
         templates=mail_templates(),
         mail_settings=MailSettings(
             mail_from=settings.mail_from,
@@ -96,7 +123,12 @@ def build(settings: NotifierSettings) -> ServiceApp:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await ledger.ensure_indexes()
+        await retries.ensure_indexes()
+        retrying = asyncio.create_task(retry_loop(service, settings.retry_poll_seconds))
         yield
+        retrying.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await retrying
         await mongo.close()
 
     return build_app(

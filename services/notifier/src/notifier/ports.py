@@ -47,3 +47,27 @@ class NotificationLedger(Protocol):
 
 class EventPublisher(Protocol):
     async def publish(self, topic: str, event: Envelope) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduledRetry:
+    notification_id: str
+    source: Envelope  # the event that asked for the notification
+    attempt: int  # attempts made so far
+
+
+class RetryQueue(Protocol):
+    """Transiently failed notifications, waiting for their next attempt outside the partition
+    they came from, so one unreachable mail server does not hold up the events behind."""
+
+    async def schedule(self, retry: ScheduledRetry, due_in_seconds: float, error: str) -> None: ...
+
+    async def take_due(self, limit: int) -> list[ScheduledRetry]:
+        """Due retries, each leased to this caller for a while (replicas do not share one)."""
+
+    async def done(self, notification_id: str) -> None: ...
+
+
+class FailedDeliveries(Protocol):
+    async def dead_letter(self, source: Envelope, error: str, attempts: int) -> None:
+        """Park the event that asked for an undeliverable notification in its topic's DLQ."""

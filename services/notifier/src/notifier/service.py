@@ -6,32 +6,34 @@ mark sent -> publish NotificationSent. A redelivered event finds the claim and s
 The one window left: the process dies after the SMTP server accepted the mail and before the
 ledger write (one round trip, milliseconds). The claim then reads "sending" and we send again:
 a rare duplicate with the same Message-ID, which mail clients fold, rather than a lost reply.
+
+A transient failure (server unreachable, 4xx) releases the claim and schedules a retry with
+backoff outside the Kafka partition; the consumer goes on with the next event. A permanent
+failure (5xx) or the last failed retry records NotificationFailed and dead-letters the event.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from jinja2 import Environment
 
+from notifier.domain.backoff import RetryPolicy
 from notifier.domain.compose import MailSettings, UnsendableError, compose
 from notifier.domain.plan import PlannedNotification, plan
 from notifier.ports import (
     AccountDirectory,
     EventPublisher,
+    FailedDeliveries,
     LedgerEntry,
     Mailer,
     NotificationLedger,
     PermanentMailError,
+    RetryQueue,
+    ScheduledRetry,
     TransientMailError,
 )
-from shared.events import (
-    Envelope,
-    NotificationFailed,
-    NotificationSent,
-    derived_event_id,
-)
-from shared.kafka import TransientError
+from shared.events import Envelope, NotificationFailed, NotificationSent, derived_event_id
 from shared.logging import get_logger
 from shared.topics import Topics
 
@@ -44,40 +46,102 @@ class NotificationService:
     mailer: Mailer
     ledger: NotificationLedger
     publisher: EventPublisher
+    retries: RetryQueue
+    failed: FailedDeliveries
     templates: Environment
     mail_settings: MailSettings
     topics: Topics
+    retry_policy: RetryPolicy = field(default_factory=RetryPolicy)
 
     async def handle(self, event: Envelope) -> None:
         for planned in plan(event):
-            await self._deliver(planned)
+            await self._deliver(planned, 1)
 
-    async def _deliver(self, planned: PlannedNotification) -> None:
+    async def retry_due(self, limit: int = 50) -> int:
+        """Make the due retries' next attempt; returns how many were attempted."""
+        due = await self.retries.take_due(limit)
+        for retry in due:
+            planned = next(
+                (p for p in plan(retry.source) if p.notification_id == retry.notification_id), None
+            )
+            deferred = planned is not None and await self._deliver(planned, retry.attempt + 1)
+            if not deferred:  # a deferred one was rescheduled under the same id
+                await self.retries.done(retry.notification_id)
+        return len(due)
+
+    async def _deliver(self, planned: PlannedNotification, attempt: int) -> bool:
+        """Returns True when the notification was deferred to a later retry."""
         existing = await self.ledger.claim(planned.notification_id)
         if existing is not None and existing.state != "sending":
             log.info("notification already handled", notification_id=planned.notification_id)
             await self._publish_outcome(planned, existing)
-            return
+            return False
         account = await self.directory.get(planned.source.account_id)
         try:
             message = compose(planned, account, self.templates, self.mail_settings)
             await self.mailer.send(message)
-        except (UnsendableError, PermanentMailError) as exc:
-            await self.ledger.mark_failed(planned.notification_id, str(exc))
-            log.warning("notification failed", kind=planned.kind.value, reason=str(exc))
-            await self._publish_outcome(planned, LedgerEntry("failed", reason=str(exc)))
-            return
+        except UnsendableError as exc:
+            await self._fail(planned, str(exc), attempt, dead_letter=False)
+            return False
+        except PermanentMailError as exc:
+            await self._fail(planned, str(exc), attempt, dead_letter=True)
+            return False
         except TransientMailError as exc:
             await self.ledger.release(planned.notification_id)
-            raise TransientError(str(exc)) from exc
+            if self.retry_policy.gives_up_after(attempt):
+                await self._fail(
+                    planned,
+                    f"gave up after {attempt} attempts: {exc}",
+                    attempt,
+                    dead_letter=True,
+                    permanent=False,
+                )
+                return False
+            delay = self.retry_policy.delay(attempt)
+            await self.retries.schedule(
+                ScheduledRetry(planned.notification_id, planned.source, attempt), delay, str(exc)
+            )
+            log.warning(
+                "notification deferred",
+                kind=planned.kind.value,
+                attempt=attempt,
+                retry_in_seconds=round(delay, 1),
+                error=str(exc),
+            )
+            return True
         message_id = str(message["Message-ID"])
         await self.ledger.mark_sent(planned.notification_id, message_id)
         log.info(
-            "notification sent", kind=planned.kind.value, notification_id=planned.notification_id
+            "notification sent",
+            kind=planned.kind.value,
+            attempt=attempt,
+            notification_id=planned.notification_id,
         )
         await self._publish_outcome(planned, LedgerEntry("sent", message_id=message_id))
+        return False
 
-    async def _publish_outcome(self, planned: PlannedNotification, entry: LedgerEntry) -> None:
+    async def _fail(
+        self,
+        planned: PlannedNotification,
+        reason: str,
+        attempt: int,
+        *,
+        dead_letter: bool,
+        permanent: bool = True,
+    ) -> None:
+        # Claim first (a retry may arrive without one), so the failure is recorded once.
+        await self.ledger.claim(planned.notification_id)
+        await self.ledger.mark_failed(planned.notification_id, reason)
+        log.warning("notification failed", kind=planned.kind.value, reason=reason)
+        if dead_letter:
+            await self.failed.dead_letter(planned.source, reason, attempt)
+        await self._publish_outcome(
+            planned, LedgerEntry("failed", reason=reason), permanent=permanent
+        )
+
+    async def _publish_outcome(
+        self, planned: PlannedNotification, entry: LedgerEntry, permanent: bool = True
+    ) -> None:
         source = planned.source
         common = {
             "event_id": derived_event_id(planned.notification_id, entry.state),
@@ -92,5 +156,5 @@ class NotificationService:
         if entry.state == "sent":
             outcome = NotificationSent(**common, message_id=entry.message_id or "")
         else:
-            outcome = NotificationFailed(**common, reason=entry.reason or "", permanent=True)
+            outcome = NotificationFailed(**common, reason=entry.reason or "", permanent=permanent)
         await self.publisher.publish(self.topics.notifications, outcome)

@@ -23,3 +23,7 @@ class NotifierSettings(ServiceSettings):
     mail_domain: str = "helpcentre.example"
     reply_domain: str = "reply.helpcentre.example"
     public_base_url: str = "http://127.0.0.1:8004"
+    retry_max_attempts: int = 6
+    retry_base_seconds: float = 2.0
+    retry_max_delay_seconds: float = 300.0
+    retry_poll_seconds: float = 0.5

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
+from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
-from notifier.ports import LedgerEntry
+from notifier.ports import LedgerEntry, ScheduledRetry
 from shared.directory import AccountRecord
-from shared.events import utcnow
+from shared.events import any_event_adapter, utcnow
 from shared.mongo import Document
 
 
@@ -57,3 +60,55 @@ class MongoNotificationLedger:
 
     async def release(self, notification_id: str) -> None:
         await self._ledger.delete_one({"_id": notification_id, "state": "sending"})
+
+
+class MongoRetryQueue:
+    """Due-time ordered retries; a lease makes each due retry one replica's at a time."""
+
+    def __init__(self, collection: AsyncCollection[Document], lease_seconds: float = 60) -> None:
+        self._retries = collection
+        self._lease = timedelta(seconds=lease_seconds)
+
+    async def ensure_indexes(self) -> None:
+        await self._retries.create_index([("due_at", 1)])
+
+    async def schedule(self, retry: ScheduledRetry, due_in_seconds: float, error: str) -> None:
+        await self._retries.replace_one(
+            {"_id": retry.notification_id},
+            {
+                "_id": retry.notification_id,
+                "source": retry.source.model_dump(mode="json"),
+                "attempt": retry.attempt,
+                "due_at": utcnow() + timedelta(seconds=due_in_seconds),
+                "leased_until": None,
+                "last_error": error[:500],
+            },
+            upsert=True,
+        )
+
+    async def take_due(self, limit: int) -> list[ScheduledRetry]:
+        taken: list[ScheduledRetry] = []
+        now = utcnow()
+        for _ in range(limit):
+            document = await self._retries.find_one_and_update(
+                {
+                    "due_at": {"$lte": now},
+                    "$or": [{"leased_until": None}, {"leased_until": {"$lt": now}}],
+                },
+                {"$set": {"leased_until": now + self._lease}},
+                sort=[("due_at", 1)],
+                return_document=ReturnDocument.AFTER,
+            )
+            if document is None:
+                break
+            taken.append(
+                ScheduledRetry(
+                    notification_id=document["_id"],
+                    source=any_event_adapter.validate_python(document["source"]),
+                    attempt=document["attempt"],
+                )
+            )
+        return taken
+
+    async def done(self, notification_id: str) -> None:
+        await self._retries.delete_one({"_id": notification_id})

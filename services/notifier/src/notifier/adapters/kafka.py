@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from faststream.kafka import KafkaBroker
+
+from shared.events import Envelope
+from shared.kafka import event_headers, send_to_dead_letter
+from shared.topics import Topics
+
+
+class KafkaFailedDeliveries:
+    def __init__(self, broker: KafkaBroker, topics: Topics, service: str) -> None:
+        self._broker = broker
+        self._topics = topics
+        self._service = service
+
+    async def dead_letter(self, source: Envelope, error: str, attempts: int) -> None:
+        topic = self._topics.for_event_type(source.event_type)
+        await send_to_dead_letter(
+            self._broker,
+            topic=topic,
+            key=source.ticket_id.encode(),
+            value=source.model_dump_json().encode(),
+            headers=event_headers(source),
+            error=RuntimeError(error),
+            service=self._service,
+            attempts=attempts,
+            source={"topic": topic, "partition": None, "offset": None},
+        )
