@@ -30,7 +30,8 @@ class MaildirHandler:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
         if self._reject_left > 0:
             self._reject_left -= 1
-            return f"{self._reject_code} test fault: try again later"
+            print(f"rejected a message with {self._reject_code}", flush=True)
+            return f"{self._reject_code} test fault"
         content = envelope.original_content or envelope.content or b""
         raw = content if isinstance(content, bytes) else content.encode()
         message = message_from_bytes(raw)

@@ -82,6 +82,8 @@ async def infra(
         log_dir=data_dir / "logs",
         external_kafka=kafka,
         external_mongo=mongo,
+        # Quick retries, so the SMTP fault tests wait seconds rather than minutes.
+        extra_env={"NOTIFIER_RETRY_BASE_SECONDS": "0.2", "NOTIFIER_RETRY_MAX_DELAY_SECONDS": "1"},
     )
     stack = EmbeddedStack(config)
     try:

@@ -1,0 +1,105 @@
+"""Each kind of mail through a real SMTP exchange (aiosmtpd into a Maildir), read back."""
+
+from __future__ import annotations
+
+import pytest
+
+from devstack.stack import EmbeddedStack
+from devstack.testing import wait_for_mail
+from notifier.adapters.smtp import SmtpMailer
+from notifier.app import mail_templates
+from notifier.domain.compose import MailSettings, compose, thread_root_id
+from notifier.domain.plan import plan
+from notifier.settings import NotifierSettings
+from shared.directory import AccountRecord
+from shared.events import (
+    AgentReplied,
+    Envelope,
+    InformationRequested,
+    StatusChanged,
+    StatusTransition,
+    TicketSubmitted,
+    new_ticket_id,
+)
+from shared.statuses import Status
+
+pytestmark = pytest.mark.integration
+
+ALICE = AccountRecord(
+    account_id="acc-1001", email="alice@example.com", email_verified=True, display_name="Alice"
+)
+MAIL = MailSettings(
+    "Help Centre <support@helpcentre.example>",
+    "helpcentre.example",
+    "reply.helpcentre.example",
+    "http://localhost:8004",
+)
+
+
+def events(ticket_id: str) -> list[Envelope]:
+    base = {"ticket_id": ticket_id, "account_id": "acc-1001", "correlation_id": "c"}
+    change = StatusTransition(from_status=Status.OPEN, to_status=Status.SOLVED)
+    return [
+        TicketSubmitted(
+            **base,
+            category="disable-2fa",
+            subject="Lost phone",
+            description="Please disable 2FA",
+            required_documents_missing=True,
+        ),
+        AgentReplied(**base, agent_id="agent-1", body="We reset it <b>now</b>."),
+        InformationRequested(
+            **base,
+            agent_id="agent-1",
+            body="Which device?",
+            documents_requested=("ID front", "ID back"),
+        ),
+        StatusChanged(**base, actor_id="agent-1", actor_role="agent", status_change=change),
+        StatusChanged(
+            **base,
+            actor_id="agent-1",
+            actor_role="agent",
+            status_change=StatusTransition(from_status=Status.SOLVED, to_status=Status.CLOSED),
+        ),
+    ]
+
+
+async def test_every_kind_arrives_threaded_with_both_parts(infra: EmbeddedStack) -> None:
+    ticket_id = new_ticket_id()
+    mailer = SmtpMailer(
+        NotifierSettings(smtp_host=infra.config.host, smtp_port=infra.config.ports.smtp)
+    )
+    planned = [p for e in events(ticket_id) for p in plan(e)]
+    assert len(planned) == 6  # ack + documents, reply, information, solved, closed
+    for notification in planned:
+        await mailer.send(compose(notification, ALICE, mail_templates(), MAIL))
+
+    mails = await wait_for_mail(
+        infra.config.maildir, lambda m: str(m["X-Request-Id"]) == ticket_id, timeout=10
+    )
+    assert len(mails) == 6
+    root = thread_root_id(ticket_id, "helpcentre.example")
+    for mail in mails:
+        assert mail["X-Envelope-To"] == "alice@example.com"
+        assert mail["To"] == "Alice <alice@example.com>"
+        assert str(mail["Subject"]).startswith(f"[Request #{ticket_id}] ")
+        assert mail["Reply-To"] == f"request+{ticket_id.lower()}@reply.helpcentre.example"
+        assert mail.get_body(("plain",)) is not None
+        assert mail.get_body(("html",)) is not None
+        if mail["Message-ID"] != root:
+            assert mail["In-Reply-To"] == root
+            assert mail["References"] == root
+    assert sum(1 for m in mails if m["Message-ID"] == root) == 1
+    subjects = {str(m["Subject"]).split("] ", 1)[1] for m in mails}
+    assert subjects == {
+        "We received your request",
+        "We need your ID confirmation photos",
+        "New reply to your request",
+        "We need more information",
+        "Your request is solved",
+        "Your request is closed",
+    }
+    reply = next(m for m in mails if "New reply" in str(m["Subject"]))
+    html = reply.get_body(("html",))
+    assert html is not None
+    assert "&lt;b&gt;now&lt;/b&gt;" in html.get_content()
