@@ -11,10 +11,10 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
-from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
+from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
 from faststream import AckPolicy, BaseMiddleware
 from faststream.kafka import KafkaBroker
 from faststream.message import StreamMessage
@@ -63,13 +63,7 @@ def event_headers(event: Envelope) -> dict[str, str]:
 
 async def publish_event(broker: KafkaBroker, topic: str, event: Envelope) -> None:
     """Publish and wait for the broker's acknowledgement (acks=all)."""
-    await broker.publish(
-        event.model_dump_json().encode(),
-        topic=topic,
-        key=event.ticket_id.encode(),
-        headers=event_headers(event),
-        correlation_id=event.correlation_id,
-    )
+    await publish_events(broker, [(topic, event)])
 
 
 async def publish_events(broker: KafkaBroker, items: Iterable[tuple[str, Envelope]]) -> None:
@@ -261,10 +255,6 @@ def dead_letter_middleware(
     return DeadLetterMiddleware
 
 
-def is_kafka_error(exc: BaseException) -> bool:
-    return isinstance(exc, KafkaError | ConnectionError | TimeoutError)
-
-
 @dataclass(frozen=True, slots=True)
 class InboundRecord:
     """One consumed Kafka record, as a handler that decodes for itself sees it."""
@@ -336,10 +326,16 @@ class KafkaEventPublisher:
         await publish_events(self._broker, items)
 
 
+class DeadLetterSink(Protocol):
+    async def send(
+        self, record: InboundRecord, error: BaseException, attempts: int = 1
+    ) -> None: ...
+
+
 async def decode_batch(
     records: Iterable[InboundRecord],
     adapter: TypeAdapter[Any],
-    dead_letters: KafkaDeadLetters | Any,
+    dead_letters: DeadLetterSink,
 ) -> list[Any]:
     """Decode each record; a record that does not decode goes to the DLQ alone."""
     decoded = []

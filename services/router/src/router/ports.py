@@ -4,15 +4,8 @@ from collections.abc import Iterable
 from typing import Protocol
 
 from shared.events import Envelope
-from shared.kafka import InboundRecord
 
 
 class EventPublisher(Protocol):
     async def publish_many(self, items: Iterable[tuple[str, Envelope]]) -> None:
         """Publish all and return once the broker acknowledged every one."""
-
-
-class DeadLetters(Protocol):
-    async def send(
-        self, record: InboundRecord, error: BaseException, attempts: int = 1
-    ) -> None: ...

@@ -12,7 +12,7 @@ from pydantic import TypeAdapter
 
 from router.classifier.types import Prediction, TeamClassifier
 from router.domain.routing import NO_MODEL_VERSION, RoutingPolicy, route, ticket_text
-from router.ports import DeadLetters, EventPublisher
+from router.ports import EventPublisher
 from shared.events import (
     Envelope,
     RoutingDecision,
@@ -21,7 +21,7 @@ from shared.events import (
     TicketSubmitted,
     derived_event_id,
 )
-from shared.kafka import InboundRecord, decode_batch
+from shared.kafka import DeadLetterSink, InboundRecord, decode_batch
 from shared.logging import get_logger
 from shared.topics import Topics
 
@@ -35,7 +35,7 @@ class RoutingService:
     classifier: TeamClassifier | None
     topics: Topics
     publisher: EventPublisher
-    dead_letters: DeadLetters
+    dead_letters: DeadLetterSink
 
     @property
     def model_version(self) -> str:
