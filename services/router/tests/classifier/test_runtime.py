@@ -1,0 +1,102 @@
+"""The numpy serving path reproduces the scikit-learn pipeline it was exported from."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pytest
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.model_selection import StratifiedKFold
+
+from router.classifier import load_classifier
+from router.classifier.data import Example
+from router.classifier.model import ModelParams, pipeline
+from router.classifier.runtime import TfidfTeamClassifier, char_wb_ngrams, word_ngrams
+
+pytestmark = pytest.mark.unit
+
+ODD_TEXTS = [
+    "",
+    "   ",
+    "a",
+    "Hi!!\n\nmy  card\tis   stuck",
+    "ÉTÉ café ñ 2FA — résumé",
+    "zzzz qqqq xkcd",
+    "I can't log in, error 0x0003 on https://example.com/login?x=1",
+    "2fa 2fa 2fa 2fa 2fa",
+]
+
+
+def test_analyzers_match_scikit_learn(all_examples: list[Example]) -> None:
+    texts = [e.text for e in all_examples[::7]] + ODD_TEXTS
+    word = TfidfVectorizer(analyzer="word", ngram_range=(1, 2)).build_analyzer()
+    char = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5)).build_analyzer()
+    assert [word_ngrams(t, 1, 2) for t in texts] == [word(t) for t in texts]
+    assert [char_wb_ngrams(t, 2, 5) for t in texts] == [char(t) for t in texts]
+    word13 = TfidfVectorizer(analyzer="word", ngram_range=(2, 3)).build_analyzer()
+    assert [word_ngrams(t, 2, 3) for t in texts] == [word13(t) for t in texts]
+
+
+def test_probabilities_match_the_scikit_learn_pipeline(
+    small_examples: list[Example],
+    small_model: TfidfTeamClassifier,
+    small_params: ModelParams,
+    all_examples: list[Example],
+) -> None:
+    folds = StratifiedKFold(small_params.calibration_folds, shuffle=True, random_state=0)
+    reference = CalibratedClassifierCV(
+        pipeline(small_params), method="temperature", cv=folds, ensemble=False
+    ).fit([e.text for e in small_examples], [e.intent for e in small_examples])
+    texts = [e.text for e in all_examples[::20]] + ODD_TEXTS
+    intent_p, _ = small_model.predict_proba(texts)
+    assert list(reference.classes_) == list(small_model.intents)
+    np.testing.assert_allclose(intent_p, reference.predict_proba(texts), atol=1e-6)
+
+
+def test_predictions_are_complete_rankings(small_model: TfidfTeamClassifier) -> None:
+    texts = ["my card has not arrived", "I lost my authenticator and can't log in", ""]
+    predictions = small_model.predict(texts)
+    assert len(predictions) == len(texts)
+    for p in predictions:
+        teams = [t for t, _ in p.ranking]
+        probabilities = [q for _, q in p.ranking]
+        assert sorted(teams) == sorted(small_model.teams)
+        assert probabilities == sorted(probabilities, reverse=True)
+        assert sum(probabilities) == pytest.approx(1.0)
+        assert (p.team, p.confidence) == p.ranking[0]
+        assert p.intent in small_model.intents
+    assert predictions[0].team == "cards"
+    assert predictions[1].team == "security"
+
+
+def test_empty_batch(small_model: TfidfTeamClassifier) -> None:
+    assert small_model.predict([]) == []
+
+
+def test_batch_and_single_predictions_agree(small_model: TfidfTeamClassifier) -> None:
+    texts = ["my card has not arrived", "withdrawal pending for 3 hours", "api key invalid"]
+    batch = small_model.predict(texts)
+    singles = [small_model.predict([t])[0] for t in texts]
+    for b, s in zip(batch, singles, strict=True):
+        assert b.team == s.team
+        assert b.confidence == pytest.approx(s.confidence)
+
+
+def test_save_and_load_round_trip(small_model: TfidfTeamClassifier, tmp_path: Path) -> None:
+    path = tmp_path / "model" / "model.joblib"
+    small_model.save(path)
+    loaded = load_classifier(path)
+    assert loaded.version == small_model.version
+    texts = ["I want to change the e-mail of my account", "my order was not filled"]
+    assert loaded.predict(texts) == small_model.predict(texts)
+
+
+@pytest.mark.parametrize("content", [{"format": 99}, ["not", "a", "model"]])
+def test_loading_something_else_fails_clearly(tmp_path: Path, content: object) -> None:
+    path = tmp_path / "model.joblib"
+    joblib.dump(content, path)
+    with pytest.raises(ValueError, match="retrain"):
+        load_classifier(path)
