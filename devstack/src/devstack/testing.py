@@ -83,7 +83,13 @@ async def infra(
         external_kafka=kafka,
         external_mongo=mongo,
         # Quick retries, so the SMTP fault tests wait seconds rather than minutes.
-        extra_env={"NOTIFIER_RETRY_BASE_SECONDS": "0.2", "NOTIFIER_RETRY_MAX_DELAY_SECONDS": "1"},
+        extra_env={
+            "NOTIFIER_RETRY_BASE_SECONDS": "0.2",
+            "NOTIFIER_RETRY_MAX_DELAY_SECONDS": "1",
+            # Tests submit many near-identical tickets from the demo accounts.
+            "INTAKE_RATE_LIMIT_TICKETS": "1000",
+            "INTAKE_DUPLICATE_WINDOW_SECONDS": "1",
+        },
     )
     stack = EmbeddedStack(config)
     try:

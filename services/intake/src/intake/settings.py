@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from intake.domain.attachments import ALLOWED_TYPES, MIB
 from shared.settings import ServiceSettings
 
 
@@ -10,6 +12,38 @@ class IntakeSettings(ServiceSettings):
 
     port: int = 8001
     database: str = "intake"
-    subject_max_length: int = 200
-    description_min_length: int = 10
-    description_max_length: int = 20_000
+
+    subject_max_length: int = Field(default=200, ge=1)
+    description_min_length: int = Field(default=10, ge=0)
+    description_max_length: int = Field(default=20_000, ge=1)
+    message_max_length: int = Field(
+        default=20_000, ge=1, description="Comments, agent replies, notes"
+    )
+
+    max_attachments: int = Field(default=10, ge=0, description="Files per request")
+    max_attachment_bytes: int = Field(default=10 * MIB, ge=1, description="Bytes per file")
+    attachment_types: tuple[str, ...] = Field(
+        default=ALLOWED_TYPES, description="Allowed types, judged from the bytes (JSON list)"
+    )
+    max_json_bytes: int = Field(default=256 * 1024, ge=1024, description="A JSON request body")
+    max_form_field_bytes: int = Field(default=128 * 1024, ge=1024, description="A form's text")
+
+    rate_limit_tickets: int = Field(default=20, ge=1, description="New requests per account...")
+    rate_limit_window_seconds: int = Field(default=3600, ge=1, description="...per this window")
+
+    duplicate_window_seconds: int = Field(
+        default=600,
+        ge=1,
+        description="An identical keyless submission within this is a retry",
+    )
+    idempotency_key_ttl_seconds: int = Field(default=86_400, ge=60)
+    idempotency_wait_seconds: float = Field(
+        default=10.0, ge=0, description="How long a retry waits for the first attempt's answer"
+    )
+    idempotency_lease_seconds: float = Field(
+        default=120.0, ge=1, description="A claim older than this was abandoned (a crash)"
+    )
+
+    publish_timeout_seconds: float = Field(
+        default=5.0, gt=0, description="No acknowledgement from Kafka within this: 503"
+    )

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
+from intake.domain.attachments import counts_as_id_document
 from shared.catalog import Catalog
 from shared.events import AttachmentRef, TicketSubmitted
+
+LOCALE_PATTERN = re.compile(r"^[a-z]{2}(-[A-Z]{2})?$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +51,8 @@ def check_form(
         errors.append(FieldError("description", f"at least {limits.description_min} characters"))
     elif len(description) > limits.description_max:
         errors.append(FieldError("description", f"at most {limits.description_max} characters"))
+    if not LOCALE_PATTERN.match(form.locale):
+        errors.append(FieldError("locale", "a language tag such as en or pt-BR"))
     return errors
 
 
@@ -66,6 +72,7 @@ def build_submission(
     category = catalog.category(form.category)
     if category is None:
         raise UnknownCategoryError(form.category, catalog.category_ids)
+    has_documents = counts_as_id_document([a.content_type for a in form.attachments])
     return TicketSubmitted(
         ticket_id=ticket_id,
         account_id=account_id,
@@ -74,7 +81,8 @@ def build_submission(
         subject=form.subject.strip(),
         description=form.description.strip(),
         attachments=form.attachments,
-        # Asking for ID photos at once saves the customer a round trip of days.
-        required_documents_missing=category.requires_id_documents and not form.attachments,
+        # Asking for ID photos at once saves the customer a round trip of days; a text file
+        # cannot be one, so only images and PDFs count.
+        required_documents_missing=category.requires_id_documents and not has_documents,
         locale=form.locale,
     )

@@ -1,0 +1,98 @@
+"""Recognising a submission we have already answered (pure).
+
+Two ways: the client's `Idempotency-Key` (the key is the request's identity for a day), or,
+without a key, the submission's content (the same account sending the same text and files
+within a few minutes is a double click or a retry, not a second problem).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+# Printable ASCII without spaces: UUIDs, ULIDs, base64 and the like.
+IDEMPOTENCY_KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+
+def valid_idempotency_key(key: str) -> bool:
+    return IDEMPOTENCY_KEY_PATTERN.match(key) is not None
+
+
+def submission_fingerprint(
+    *,
+    account_id: str,
+    category: str,
+    subject: str,
+    description: str,
+    attachment_hashes: Iterable[str],
+) -> str:
+    """The same account, category, text (surrounding white space aside) and files, in any
+    order, give the same fingerprint; anything else gives another."""
+    canonical = json.dumps(
+        {
+            "account_id": account_id,
+            "category": category,
+            "subject": subject.strip(),
+            "description": description.strip(),
+            "attachments": sorted(attachment_hashes),
+        },
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def key_record_id(account_id: str, key: str) -> str:
+    """Keys are per account: two customers who pick the same key never collide."""
+    return f"key:{account_id}:{_digest(key)}"
+
+
+def content_record_id(account_id: str, fingerprint: str) -> str:
+    return f"content:{account_id}:{fingerprint}"
+
+
+class RecordState(StrEnum):
+    PENDING = "pending"  # claimed; the winner is doing the work
+    DONE = "done"  # the response is stored
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyRecord:
+    record_id: str
+    fingerprint: str
+    token: str  # who holds the claim: only they may complete or release it
+    state: RecordState
+    lease_until: datetime  # a pending claim older than this was abandoned (a crash)
+    expires_at: datetime
+    response: dict[str, Any] | None = None
+
+
+class Verdict(StrEnum):
+    RECLAIM = "reclaim"  # expired, or its holder vanished: take it over
+    MISMATCH = "mismatch"  # the key was used for another request
+    REPLAY = "replay"  # answer with the stored response
+    WAIT = "wait"  # another request is doing the work right now
+
+
+def judge(existing: IdempotencyRecord, fingerprint: str, now: datetime) -> Verdict:
+    """What to do about a claim someone else holds."""
+    if existing.expires_at <= now:
+        return Verdict.RECLAIM  # the TTL monitor has not removed it yet; it no longer counts
+    if existing.fingerprint != fingerprint:
+        return Verdict.MISMATCH
+    if existing.state is RecordState.DONE:
+        return Verdict.REPLAY
+    if existing.lease_until <= now:
+        return Verdict.RECLAIM
+    return Verdict.WAIT

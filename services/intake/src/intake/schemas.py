@@ -1,0 +1,333 @@
+"""The intake's HTTP contract: request and response models with examples, and the OpenAPI
+documentation of bodies that FastAPI cannot infer (JSON or multipart on one endpoint) and of
+every problem+json error."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+
+from intake.domain.attachments import ALLOWED_TYPES
+from intake.service import ActivityReceipt, SubmissionReceipt
+from shared.events import AttachmentRef, TicketId
+from shared.problems import PROBLEM_JSON, problem_responses
+from shared.statuses import Status
+
+RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}}
+
+# --- models ---------------------------------------------------------------------------------
+
+EXAMPLE_SHA256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+EXAMPLE_ATTACHMENT_ID = "att-0b7c6f0a9d3e4a55b1f07d0c2a9e6b11"
+EXAMPLE_ATTACHMENT: dict[str, JsonValue] = {
+    "attachment_id": EXAMPLE_ATTACHMENT_ID,
+    "filename": "passport.jpg",
+    "content_type": "image/jpeg",
+    "size": 482133,
+    "sha256": EXAMPLE_SHA256,
+    "url": f"/v1/tickets/7KQ2-M9XD-4TRA/attachments/{EXAMPLE_ATTACHMENT_ID}",
+}
+
+
+class TicketRequest(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "category": "withdrawals",
+                    "subject": "Withdrawal stuck",
+                    "description": "My BTC withdrawal has been pending for two days.",
+                }
+            ]
+        }
+    )
+
+    category: str = Field(
+        description="A drop-down value, see GET /v1/categories", examples=["withdrawals"]
+    )
+    subject: str = Field(max_length=1000, examples=["Withdrawal stuck"])
+    description: str = Field(
+        max_length=100_000, examples=["My BTC withdrawal has been pending for two days."]
+    )
+    locale: str = Field(default="en", pattern=r"^[a-z]{2}(-[A-Z]{2})?$")
+
+
+class AttachmentOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE_ATTACHMENT]})
+
+    attachment_id: str
+    filename: str
+    content_type: str = Field(description="Judged from the bytes, not from what was declared")
+    size: int
+    sha256: str
+    url: str = Field(description="Where the owner and agents download it")
+
+    @classmethod
+    def of(cls, ticket_id: str, ref: AttachmentRef) -> AttachmentOut:
+        return cls(
+            **ref.model_dump(), url=f"/v1/tickets/{ticket_id}/attachments/{ref.attachment_id}"
+        )
+
+
+class TicketAccepted(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "ticket_id": "7KQ2-M9XD-4TRA",
+                    "status": "new",
+                    "required_documents_missing": False,
+                    "attachments": [EXAMPLE_ATTACHMENT],
+                }
+            ]
+        }
+    )
+
+    ticket_id: TicketId
+    status: str = "new"
+    required_documents_missing: bool = Field(
+        default=False,
+        description="The category needs ID confirmation photos and none came: we ask at once",
+    )
+    attachments: list[AttachmentOut] = []
+
+    @classmethod
+    def of(cls, receipt: SubmissionReceipt) -> TicketAccepted:
+        return cls(
+            ticket_id=receipt.ticket_id,
+            required_documents_missing=receipt.required_documents_missing,
+            attachments=[AttachmentOut.of(receipt.ticket_id, a) for a in receipt.attachments],
+        )
+
+
+class CategoryOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "disable-2fa",
+                    "label": "Disable 2FA / recover account access",
+                    "requires_id_documents": True,
+                }
+            ]
+        }
+    )
+
+    id: str
+    label: str
+    requires_id_documents: bool
+
+
+class CommentRequest(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"body": "I attached the screenshot you asked for."}]}
+    )
+    body: str = Field(min_length=1, max_length=100_000)
+
+
+class ReplyRequest(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "body": "Your withdrawal was sent; the transaction id is 4f3c...",
+                    "status": "solved",
+                }
+            ]
+        }
+    )
+    body: str = Field(min_length=1, max_length=100_000, description="Public: the customer reads it")
+    status: Status | None = Field(default=None, description="Move the request on at once")
+
+
+class StatusRequest(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"status": "on-hold", "note": "Waiting on the bank"}]}
+    )
+    status: Status
+    note: str | None = Field(default=None, max_length=100_000)
+
+
+class InformationRequest(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "body": "To disable 2FA we need a photo of your ID and a selfie holding it.",
+                    "documents": ["ID document (front)", "Selfie with the ID document"],
+                }
+            ]
+        }
+    )
+    body: str = Field(min_length=1, max_length=100_000)
+    documents: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+        default_factory=list, max_length=10, description="What the customer should upload"
+    )
+
+
+class StatusChangeOut(BaseModel):
+    from_status: Status
+    to_status: Status
+
+
+class ActivityAccepted(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "ticket_id": "7KQ2-M9XD-4TRA",
+                    "event_id": "0d5b3c4e-2f7a-4e0b-9a53-86f9f0a8d7c1",
+                    "event_type": "AgentReplied",
+                    "status": "solved",
+                    "status_change": {"from_status": "open", "to_status": "solved"},
+                    "attachments": [],
+                }
+            ]
+        }
+    )
+    ticket_id: TicketId
+    event_id: UUID
+    event_type: str
+    status: Status = Field(description="The status after this action")
+    status_change: StatusChangeOut | None = None
+    attachments: list[AttachmentOut] = []
+
+    @classmethod
+    def of(cls, receipt: ActivityReceipt) -> ActivityAccepted:
+        change = receipt.status_change
+        return cls(
+            ticket_id=receipt.ticket_id,
+            event_id=receipt.event_id,
+            event_type=receipt.event_type,
+            status=receipt.status,
+            status_change=(
+                StatusChangeOut(from_status=change.from_status, to_status=change.to_status)
+                if change
+                else None
+            ),
+            attachments=[AttachmentOut.of(receipt.ticket_id, a) for a in receipt.attachments],
+        )
+
+
+# --- OpenAPI helpers ------------------------------------------------------------------------
+
+
+def example(status_code: int, title: str, detail: str, **extra: Any) -> dict[str, Any]:
+    return {"type": "about:blank", "title": title, "status": status_code, "detail": detail, **extra}
+
+
+EXAMPLES: dict[int, dict[str, Any]] = {
+    400: example(400, "Bad request", "the body ended before the closing boundary"),
+    401: example(401, "Invalid token", "Signature has expired"),
+    403: example(403, "Forbidden", "this action needs the role: customer"),
+    404: example(404, "Not found", "no such request"),
+    409: example(
+        409,
+        "Conflict",
+        "cannot change status from solved to pending: allowed from solved: closed, open",
+    ),
+    413: example(
+        413,
+        "Content too large",
+        "attachments[3]: larger than 10 MiB",
+        **{"invalid-params": [{"name": "attachments[3]", "reason": "larger than 10 MiB"}]},
+    ),
+    415: example(
+        415,
+        "Unsupported media type",
+        "attachments[1]: not an image, PDF or UTF-8 text",
+        **{
+            "invalid-params": [
+                {"name": "attachments[1]", "reason": "not an image, PDF or UTF-8 text"}
+            ]
+        },
+    ),
+    422: example(
+        422,
+        "Validation failed",
+        "body.description: at least 10 characters",
+        **{"invalid-params": [{"name": "body.description", "reason": "at least 10 characters"}]},
+    ),
+    429: example(
+        429,
+        "Too many requests",
+        "at most 20 new requests per 60 minutes; the next one is possible in 1312 seconds",
+    ),
+    503: example(503, "Service unavailable", "the request could not be queued; retry"),
+}
+
+
+def problems(
+    *statuses: int, examples: dict[int, dict[str, Any]] | None = None
+) -> dict[int | str, dict[str, Any]]:
+    """problem_responses with an example per status, and Retry-After where we send it."""
+    responses = problem_responses(*statuses)
+    chosen = EXAMPLES | (examples or {})
+    for code in statuses:
+        entry = responses[code]
+        if code in chosen:
+            entry["content"][PROBLEM_JSON]["example"] = chosen[code]
+        if code in (409, 429, 503):
+            entry["headers"] = RETRY_AFTER
+    return responses
+
+
+_FORM_FIELD_SCHEMA: dict[str, Any] = {
+    "type": "array",
+    "items": {"type": "string", "format": "binary"},
+    "maxItems": 10,
+    "description": (
+        "Repeat the field for each file. Types, judged from the bytes: "
+        + ", ".join(ALLOWED_TYPES)
+        + "; at most 10 files of 10 MiB each"
+    ),
+}
+
+SUBMISSION_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": TicketRequest.model_json_schema(),
+                "examples": {
+                    "withdrawal": {
+                        "summary": "A question, no files",
+                        "value": TicketRequest.model_config["json_schema_extra"]["examples"][0],  # type: ignore[index]
+                    }
+                },
+            },
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["category", "subject", "description"],
+                    "properties": {
+                        "category": {"type": "string", "examples": ["disable-2fa"]},
+                        "subject": {"type": "string", "maxLength": 200},
+                        "description": {"type": "string", "minLength": 10, "maxLength": 20000},
+                        "locale": {"type": "string", "default": "en"},
+                        "attachments": _FORM_FIELD_SCHEMA,
+                    },
+                },
+                "encoding": {"attachments": {"contentType": ", ".join(ALLOWED_TYPES)}},
+            },
+        },
+    }
+}
+
+DOCUMENTS_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["attachments"],
+                    "properties": {"attachments": _FORM_FIELD_SCHEMA | {"minItems": 1}},
+                },
+                "encoding": {"attachments": {"contentType": ", ".join(ALLOWED_TYPES)}},
+            }
+        },
+    }
+}

@@ -1,0 +1,153 @@
+"""In-memory adapters for the intake's ports, with the same atomicity the MongoDB ones give
+(one await per operation, so no other task runs inside it)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from intake.domain.attachments import CheckedFile
+from intake.domain.idempotency import IdempotencyRecord, RecordState
+from intake.domain.ratelimit import RateDecision, Slot, take_slot
+from intake.ports import StoredAttachment, TicketRecord
+from shared.events import AttachmentRef, Envelope, TicketSubmitted, utcnow
+from shared.statuses import Status
+
+
+@dataclass
+class FakePublisher:
+    events: list[tuple[str, Envelope]] = field(default_factory=list)
+    fail: bool = False
+
+    async def publish(self, topic: str, event: Envelope) -> None:
+        await asyncio.sleep(0)
+        if self.fail:
+            raise ConnectionError("broker down")
+        self.events.append((topic, event))
+
+
+@dataclass
+class FakeTicketStore:
+    tickets: dict[str, TicketRecord] = field(default_factory=dict)
+    read_delay: float = 0.0  # widens the window between a read and the write that follows
+
+    async def add(self, ticket: TicketSubmitted) -> None:
+        self.tickets[ticket.ticket_id] = TicketRecord(
+            ticket.ticket_id, ticket.account_id, Status.NEW
+        )
+
+    async def remove(self, ticket_id: str) -> None:
+        self.tickets.pop(ticket_id, None)
+
+    async def get(self, ticket_id: str) -> TicketRecord | None:
+        found = self.tickets.get(ticket_id)
+        await asyncio.sleep(self.read_delay)
+        return found
+
+    async def set_status(self, ticket_id: str, expected: Status, new: Status) -> bool:
+        await asyncio.sleep(0)
+        current = self.tickets.get(ticket_id)
+        if current is None or current.status is not expected:
+            return False
+        self.tickets[ticket_id] = TicketRecord(ticket_id, current.account_id, new)
+        return True
+
+
+@dataclass
+class FakeAttachmentStore:
+    files: dict[str, tuple[str, bytes, AttachmentRef]] = field(default_factory=dict)
+
+    async def save(self, ticket_id: str, account_id: str, file: CheckedFile) -> AttachmentRef:
+        file.content.seek(0)
+        ref = AttachmentRef(
+            attachment_id=f"att-{len(self.files)}",
+            filename=file.filename,
+            content_type=file.content_type,
+            size=file.size,
+            sha256=file.sha256,
+        )
+        self.files[ref.attachment_id] = (ticket_id, file.content.read(), ref)
+        return ref
+
+    async def delete(self, attachment_ids: Iterable[str]) -> None:
+        for attachment_id in attachment_ids:
+            self.files.pop(attachment_id, None)
+
+    async def open(self, ticket_id: str, attachment_id: str) -> StoredAttachment | None:
+        found = self.files.get(attachment_id)
+        if found is None or found[0] != ticket_id:
+            return None
+
+        async def chunks() -> AsyncIterator[bytes]:
+            yield found[1]
+
+        return StoredAttachment(ref=found[2], chunks=chunks())
+
+
+@dataclass
+class FakeIdempotencyStore:
+    records: dict[str, IdempotencyRecord] = field(default_factory=dict)
+
+    async def insert(self, record: IdempotencyRecord) -> bool:
+        await asyncio.sleep(0)
+        if record.record_id in self.records:
+            return False
+        self.records[record.record_id] = record
+        return True
+
+    async def get(self, record_id: str) -> IdempotencyRecord | None:
+        return self.records.get(record_id)
+
+    async def replace(self, record_id: str, old_token: str, record: IdempotencyRecord) -> bool:
+        current = self.records.get(record_id)
+        if current is None or current.token != old_token:
+            return False
+        self.records[record_id] = record
+        return True
+
+    async def complete(
+        self, record_id: str, token: str, response: dict[str, Any], expires_at: datetime
+    ) -> bool:
+        current = self.records.get(record_id)
+        if current is None or current.token != token:
+            return False
+        self.records[record_id] = IdempotencyRecord(
+            record_id=record_id,
+            fingerprint=current.fingerprint,
+            token=token,
+            state=RecordState.DONE,
+            lease_until=current.lease_until,
+            expires_at=expires_at,
+            response=response,
+        )
+        return True
+
+    async def release(self, record_id: str, token: str) -> None:
+        current = self.records.get(record_id)
+        if current is not None and current.token == token:
+            del self.records[record_id]
+
+
+@dataclass
+class FakeRateLimiter:
+    limit: int = 20
+    window: timedelta = timedelta(hours=1)
+    slots: dict[str, list[Slot]] = field(default_factory=dict)
+
+    async def acquire(self, account_id: str, slot_id: str) -> RateDecision:
+        decision = take_slot(
+            self.slots.get(account_id, []),
+            now=utcnow(),
+            limit=self.limit,
+            window=self.window,
+            slot_id=slot_id,
+        )
+        if decision.allowed:
+            self.slots[account_id] = list(decision.slots)
+        return decision
+
+    async def release(self, account_id: str, slot_id: str) -> None:
+        self.slots[account_id] = [s for s in self.slots.get(account_id, []) if s.slot_id != slot_id]

@@ -1,0 +1,232 @@
+"""When Kafka does not acknowledge: a prompt 503 with Retry-After and nothing left behind (no
+ticket, no stored file, no rate-limit slot, no idempotency claim, no changed status).
+
+The app is built in this process with its own database and served by uvicorn on the test's
+event loop, so the test can swap the event publisher for one that fails or hangs while the
+rest (MongoDB, GridFS, HTTP) stays real.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+from uuid import uuid4
+
+import httpx
+import pytest
+from aiokafka.errors import KafkaConnectionError
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from devstack.stack import EmbeddedStack, free_port
+from devstack.testing import bearer
+from intake.ports import EventPublisher
+from intake.service import IntakeService
+from intake.settings import IntakeSettings
+from shared.auth import Role
+from shared.events import Envelope
+from shared.mongo import Document
+
+from .intake_samples import account, jpeg, pdf
+from .intake_support import PINNED, serve_in_process
+
+pytestmark = pytest.mark.integration
+
+GOOD = {
+    "category": "verification",
+    "subject": "Verification pending",
+    "description": "My identity verification has been pending for a week.",
+}
+AGENT = bearer("agent-9", Role.AGENT)
+
+
+class FailingPublisher:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def publish(self, topic: str, event: Envelope) -> None:
+        self.calls += 1
+        raise KafkaConnectionError("broker down")
+
+
+class HangingPublisher:
+    async def publish(self, topic: str, event: Envelope) -> None:
+        await asyncio.sleep(3600)
+
+
+class SlowPublisher:
+    def __init__(self, inner: EventPublisher, delay: float) -> None:
+        self.inner = inner
+        self.delay = delay
+
+    async def publish(self, topic: str, event: Envelope) -> None:
+        await asyncio.sleep(self.delay)
+        await self.inner.publish(topic, event)
+
+
+@dataclass
+class InProcess:
+    client: httpx.AsyncClient
+    service: IntakeService
+    db: AsyncDatabase[Document]
+
+
+def settings_for(infra: EmbeddedStack, **overrides: Any) -> IntakeSettings:
+    # The pinned limits first: explicit values win over anything exported as INTAKE_*.
+    pinned = {k.removeprefix("INTAKE_").lower(): v for k, v in PINNED.items()}
+    fields: dict[str, Any] = pinned | {
+        "host": "127.0.0.1",
+        "port": free_port(),
+        "kafka_bootstrap_servers": infra.config.kafka_bootstrap,
+        "kafka_enable_idempotence": infra.config.kafka_idempotence,
+        "mongo_url": infra.config.mongo_url,
+        "database": f"intake_test_{uuid4().hex[:10]}",
+        "log_level": "WARNING",
+    }
+    return IntakeSettings(**(fields | overrides))
+
+
+@pytest.fixture
+async def app(
+    infra: EmbeddedStack, mongo: AsyncMongoClient[Document], request: pytest.FixtureRequest
+) -> AsyncIterator[InProcess]:
+    marker = request.node.get_closest_marker("intake_settings")
+    settings = settings_for(infra, **(marker.kwargs if marker else {}))
+    async with (
+        serve_in_process(settings) as (url, built),
+        httpx.AsyncClient(base_url=url, timeout=30) as client,
+    ):
+        service: IntakeService = built.http.state.intake_service
+        yield InProcess(client, service, mongo[settings.database])
+    await mongo.drop_database(settings.database)
+
+
+async def leftovers(db: AsyncDatabase[Document], owner: str) -> dict[str, int]:
+    limits = await db["rate_limits"].find_one({"_id": owner})
+    return {
+        "tickets": await db["tickets"].count_documents({"account_id": owner}),
+        "files": await db["attachments.files"].count_documents({}),
+        "chunks": await db["attachments.chunks"].count_documents({}),
+        "rate_slots": len((limits or {}).get("slots", [])),
+        "claims": await db["idempotency"].count_documents({"_id": {"$regex": f":{owner}:"}}),
+    }
+
+
+NOTHING = {"tickets": 0, "files": 0, "chunks": 0, "rate_slots": 0, "claims": 0}
+
+
+async def submit_with_files(app: InProcess, owner: str, key: str) -> httpx.Response:
+    return await app.client.post(
+        "/v1/tickets",
+        headers=bearer(owner) | {"Idempotency-Key": key},
+        data=GOOD,
+        files=[
+            ("attachments", ("id.jpg", jpeg(b"x" * 400_000), "image/jpeg")),  # two GridFS chunks
+            ("attachments", ("scan.pdf", pdf(), "application/pdf")),
+        ],
+    )
+
+
+async def test_kafka_down_is_503_and_nothing_is_left(app: InProcess) -> None:
+    owner, key = account(), str(uuid4())
+    real = app.service.publisher
+    failing = FailingPublisher()
+    app.service.publisher = failing
+    response = await submit_with_files(app, owner, key)
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["retry-after"] == "5"
+    assert failing.calls == 1
+    assert await leftovers(app.db, owner) == NOTHING
+
+    # Kafka back: the client's retry with the same key does the work, once.
+    app.service.publisher = real
+    retry = await submit_with_files(app, owner, key)
+    assert retry.status_code == 202, retry.text
+    assert "idempotent-replayed" not in retry.headers
+    counts = await leftovers(app.db, owner)
+    assert (counts["tickets"], counts["files"], counts["rate_slots"]) == (1, 2, 1)
+
+
+@pytest.mark.intake_settings(publish_timeout_seconds=0.5)
+async def test_a_hung_broker_gives_a_prompt_503(app: InProcess) -> None:
+    owner = account()
+    app.service.publisher = HangingPublisher()
+    started = time.monotonic()
+    response = await submit_with_files(app, owner, str(uuid4()))
+    assert response.status_code == 503
+    assert time.monotonic() - started < 5
+    assert await leftovers(app.db, owner) == NOTHING
+
+
+async def test_agent_and_customer_actions_undo_on_503(app: InProcess) -> None:
+    owner = account()
+    created = await app.client.post("/v1/tickets", headers=bearer(owner), json=GOOD)
+    ticket_id = created.json()["ticket_id"]
+    files_before = await app.db["attachments.files"].count_documents({})
+
+    app.service.publisher = FailingPublisher()
+    moved = await app.client.post(
+        f"/v1/tickets/{ticket_id}/status", headers=AGENT, json={"status": "solved"}
+    )
+    assert moved.status_code == 503
+    asked = await app.client.post(
+        f"/v1/tickets/{ticket_id}/information-requests", headers=AGENT, json={"body": "ID?"}
+    )
+    assert asked.status_code == 503
+    uploaded = await app.client.post(
+        f"/v1/tickets/{ticket_id}/documents",
+        headers=bearer(owner),
+        files=[("attachments", ("id.jpg", jpeg(), "image/jpeg"))],
+    )
+    assert uploaded.status_code == 503
+    ticket = await app.db["tickets"].find_one({"_id": ticket_id})
+    assert ticket is not None
+    assert ticket["status"] == "new"  # every status change was put back
+    assert await app.db["attachments.files"].count_documents({}) == files_before
+
+
+@pytest.mark.intake_settings(idempotency_wait_seconds=0.2)
+async def test_a_retry_while_the_first_is_still_running_is_409(app: InProcess) -> None:
+    app.service.publisher = SlowPublisher(app.service.publisher, delay=1.5)
+    owner, key = account(), str(uuid4())
+    headers = bearer(owner) | {"Idempotency-Key": key}
+    first = asyncio.create_task(app.client.post("/v1/tickets", headers=headers, json=GOOD))
+    await asyncio.sleep(0.3)
+    second = await app.client.post("/v1/tickets", headers=headers, json=GOOD)
+    assert second.status_code == 409
+    assert int(second.headers["retry-after"]) >= 1
+    assert "still being processed" in second.json()["detail"]
+    assert (await first).status_code == 202
+    third = await app.client.post("/v1/tickets", headers=headers, json=GOOD)
+    assert third.json()["ticket_id"] == (await first).json()["ticket_id"]
+
+
+@pytest.mark.intake_settings(duplicate_window_seconds=1)
+async def test_duplicates_are_recognised_only_within_the_window(app: InProcess) -> None:
+    owner = account()
+    first = await app.client.post("/v1/tickets", headers=bearer(owner), json=GOOD)
+    again = await app.client.post("/v1/tickets", headers=bearer(owner), json=GOOD)
+    assert again.json()["ticket_id"] == first.json()["ticket_id"]
+    await asyncio.sleep(1.2)
+    later = await app.client.post("/v1/tickets", headers=bearer(owner), json=GOOD)
+    assert later.status_code == 202
+    assert later.json()["ticket_id"] != first.json()["ticket_id"]
+
+
+@pytest.mark.intake_settings(rate_limit_tickets=2, rate_limit_window_seconds=2)
+async def test_a_slot_frees_when_the_window_passes(app: InProcess) -> None:
+    owner = account()
+
+    async def submit(n: int) -> httpx.Response:
+        body = GOOD | {"subject": f"Request {n}"}
+        return await app.client.post("/v1/tickets", headers=bearer(owner), json=body)
+
+    assert [(await submit(n)).status_code for n in range(3)] == [202, 202, 429]
+    refused = await submit(3)
+    assert refused.headers["retry-after"] in ("1", "2")
+    await asyncio.sleep(int(refused.headers["retry-after"]) + 0.1)
+    assert (await submit(4)).status_code == 202
