@@ -4,7 +4,10 @@ testcontainers MongoDB)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
 from uuid import uuid4
 
 import pytest
@@ -12,10 +15,21 @@ from pymongo import AsyncMongoClient
 
 from devstack.stack import EmbeddedStack
 from history.adapters.mongo import MongoRequestRepository
+from history.domain.listing import ListQuery, Order, SortField
+from history.domain.stats import StatsWindow
+from shared.events import (
+    AgentReplied,
+    Envelope,
+    StatusChanged,
+    StatusTransition,
+    TicketRouted,
+    TicketSubmitted,
+    new_ticket_id,
+)
 from shared.mongo import Document
 from shared.statuses import Status
 
-from .test_history_projection import story
+from .test_history_projection import T0, story
 
 pytestmark = pytest.mark.integration
 
@@ -26,7 +40,60 @@ async def repository(infra: EmbeddedStack) -> AsyncIterator[MongoRequestReposito
     repository = MongoRequestRepository(client["history_test"][f"requests_{uuid4().hex[:8]}"])
     await repository.ensure_indexes()
     yield repository
+    await repository.collection.drop()
     await client.close()
+
+
+def request(
+    account_id: str,
+    created_after: timedelta,
+    subject: str = "Withdrawal stuck",
+    *,
+    route_after: timedelta | None = None,
+    team: str = "withdrawals-transfers",
+    rerouted: bool = False,
+    reply_after: timedelta | None = None,
+    status: Status | None = None,
+) -> list[Envelope]:
+    """One request's events: submitted at T0 + created_after, optionally routed, replied, and
+    moved to `status`."""
+    ids = {"ticket_id": new_ticket_id(), "account_id": account_id, "correlation_id": "c"}
+    created = T0 + created_after
+    events: list[Envelope] = [
+        TicketSubmitted(
+            **ids, occurred_at=created, category="c", subject=subject, description="secret text"
+        )
+    ]
+    if route_after is not None:
+        events.append(
+            TicketRouted(
+                **ids,
+                occurred_at=created + route_after,
+                team=team,
+                confidence=0.9,
+                customer_category="c",
+                rerouted_from="cards" if rerouted else None,
+                reason="model",
+                model_version="m",
+            )
+        )
+    if reply_after is not None:
+        events.append(
+            AgentReplied(
+                **ids, occurred_at=created + reply_after, agent_id="agent-1", body="secret reply"
+            )
+        )
+    if status is not None:
+        events.append(
+            StatusChanged(
+                **ids,
+                occurred_at=created + timedelta(days=1),
+                actor_id="agent-1",
+                actor_role="agent",
+                status_change=StatusTransition(from_status=Status.OPEN, to_status=status),
+            )
+        )
+    return events
 
 
 async def test_batch_apply_is_idempotent(repository: MongoRequestRepository) -> None:
@@ -50,10 +117,195 @@ async def test_concurrent_writers_lose_nothing(repository: MongoRequestRepositor
     assert view.status is Status.SOLVED
 
 
+async def test_a_request_is_listed_once_its_submission_is_known(
+    repository: MongoRequestRepository,
+) -> None:
+    submitted, routed, *_ = story()
+    await repository.apply_events([routed])  # overtook the submission
+    assert (await repository.list_page(ListQuery("acc-1001"))).items == []
+    await repository.apply_events([submitted])
+    [item] = (await repository.list_page(ListQuery("acc-1001"))).items
+    assert (item.subject, item.team, item.timeline) == ("Stuck", "withdrawals-transfers", ())
+
+
 async def test_list_is_per_account_newest_first(repository: MongoRequestRepository) -> None:
-    first, second, other = story(), story(), story()
-    other = [e.model_copy(update={"account_id": "acc-1002"}) for e in other]
+    first, second = request("acc-1001", timedelta(0)), request("acc-1001", timedelta(hours=1))
+    other = request("acc-1002", timedelta(minutes=30))
     await repository.apply_events(first + second + other)
-    listed = await repository.list_for_account("acc-1001")
-    assert {v.ticket_id for v in listed} == {first[0].ticket_id, second[0].ticket_id}
-    assert await repository.list_for_account("acc-1001", statuses=[Status.OPEN]) == []
+    listed = await repository.list_page(ListQuery("acc-1001"))
+    assert [v.ticket_id for v in listed.items] == [second[0].ticket_id, first[0].ticket_id]
+    assert listed.last_key is None
+    assert (await repository.list_page(ListQuery("acc-1001", statuses=frozenset()))).items == []
+
+
+async def all_pages(
+    repository: MongoRequestRepository,
+    query: ListQuery,
+    between_pages: Callable[[], Awaitable[object]] | None = None,
+) -> list[str]:
+    """Every ticket id, page by page, following each page's last key."""
+    seen: list[str] = []
+    while True:
+        page = await repository.list_page(query)
+        seen += [v.ticket_id for v in page.items]
+        if page.last_key is None:
+            return seen
+        query = replace(query, after=page.last_key)
+        if between_pages is not None:
+            await between_pages()
+            between_pages = None
+
+
+@pytest.mark.parametrize(
+    ("sort", "order"),
+    [
+        (SortField.CREATED, Order.DESC),
+        (SortField.CREATED, Order.ASC),
+        (SortField.UPDATED, Order.DESC),
+    ],
+)
+async def test_pages_walk_every_request_once_and_stay_stable_under_inserts(
+    repository: MongoRequestRepository, sort: SortField, order: Order
+) -> None:
+    # 12 requests, two of them submitted in the same millisecond (the id breaks the tie)
+    requests = [request("acc-1001", timedelta(minutes=4 if i == 5 else i)) for i in range(12)]
+    await repository.apply_events([e for r in requests for e in r])
+    query = ListQuery("acc-1001", sort=sort, order=order, limit=5)
+    before = await all_pages(repository, query)
+    assert sorted(before) == sorted(r[0].ticket_id for r in requests)
+
+    async def others_arrive() -> None:
+        # newer, older and another account's requests land between two pages
+        await repository.apply_events(
+            request("acc-1001", timedelta(days=1))
+            + request("acc-1001", -timedelta(days=1))
+            + request("acc-1002", timedelta(minutes=3))
+        )
+
+    during = await all_pages(repository, query, others_arrive)
+    assert len(during) == len(set(during))  # nothing twice
+    assert [t for t in during if t in before] == before  # nothing skipped, same order
+
+
+async def test_filters_and_literal_case_insensitive_search(
+    repository: MongoRequestRepository,
+) -> None:
+    pending = request(
+        "acc-1001", timedelta(0), "Withdrawal (BTC) stuck [urgent]", status=Status.PENDING
+    )
+    solved = request("acc-1001", timedelta(1), "Card not arrived", status=Status.SOLVED)
+    fresh = request("acc-1001", timedelta(2), "Deposit .* missing")
+    theirs = request("acc-1002", timedelta(3), "Withdrawal (BTC) stuck [urgent]")
+    await repository.apply_events(pending + solved + fresh + theirs)
+
+    async def ids(**filters: Any) -> set[str]:
+        page = await repository.list_page(ListQuery("acc-1001", **filters))
+        return {v.ticket_id for v in page.items}
+
+    assert await ids(statuses=frozenset({Status.PENDING})) == {pending[0].ticket_id}
+    assert await ids(statuses=frozenset({Status.NEW, Status.SOLVED})) == {
+        solved[0].ticket_id,
+        fresh[0].ticket_id,
+    }
+    assert await ids(search="(btc) STUCK [") == {pending[0].ticket_id}
+    assert await ids(search="card") == {solved[0].ticket_id}
+    # regex syntax is matched literally: no injection, no "match everything"
+    assert await ids(search=".*") == {fresh[0].ticket_id}
+    assert await ids(search="^W") == set()
+    assert await ids(search="a|b") == set()
+    assert await ids(search="card", statuses=frozenset({Status.PENDING})) == set()
+
+
+def plan_stages(plan: Any) -> list[Document]:
+    """Every stage of an explain's winning plan, whatever its nesting (inputStage,
+    inputStages, queryPlan)."""
+    found: list[Document] = []
+    if isinstance(plan, dict):
+        if "stage" in plan:
+            found.append(plan)
+        for key in ("inputStage", "queryPlan"):
+            found += plan_stages(plan.get(key))
+        for child in plan.get("inputStages", []):
+            found += plan_stages(child)
+    return found
+
+
+@pytest.mark.parametrize(
+    ("sort", "index"),
+    [(SortField.CREATED, "account_created"), (SortField.UPDATED, "account_updated")],
+)
+async def test_the_list_query_uses_the_account_index(
+    repository: MongoRequestRepository, sort: SortField, index: str
+) -> None:
+    for account in ("acc-1001", "acc-1002", "acc-1003"):
+        await repository.apply_events(
+            [e for i in range(5) for e in request(account, timedelta(minutes=i))]
+        )
+    first = ListQuery("acc-1001", sort=sort, limit=2)
+    page = await repository.list_page(first)
+    assert page.last_key is not None
+    for query in (first, replace(first, after=page.last_key), replace(first, order=Order.ASC)):
+        explained = await repository.explain_list(query)
+        stages = plan_stages(explained["queryPlanner"]["winningPlan"])
+        names = [s["stage"] for s in stages]
+        assert "COLLSCAN" not in names, names
+        [scan] = [s for s in stages if s["stage"] == "IXSCAN"]
+        assert scan["indexName"] == index
+        assert list(scan["keyPattern"]) == ["account_id", f"{sort.value}_key"]
+        if explained.get("serverInfo", {}).get("host") != "secantus":
+            # mongod walks the index in sort order; SecantusDB reports a SORT stage
+            # whenever the sort field is not the index's leading one.
+            assert "SORT" not in names, names
+        stats = explained.get("executionStats")
+        if stats:  # only this account's index entries are read
+            assert stats["totalDocsExamined"] <= 5
+
+
+async def test_stats_aggregate_the_window_without_request_text(
+    repository: MongoRequestRepository,
+) -> None:
+    seconds = timedelta(seconds=1)
+    events: list[Envelope] = []
+    for i in range(10):  # routed after 1..10 s, answered after 10..100 min; 3 re-routed
+        events += request(
+            f"acc-{2000 + i}",
+            timedelta(hours=i),
+            route_after=(i + 1) * seconds,
+            team="cards" if i % 2 else "security",
+            rerouted=i < 3,
+            reply_after=timedelta(minutes=10 * (i + 1)),
+            status=Status.SOLVED if i < 4 else None,
+        )
+    events += request("acc-2100", timedelta(hours=11))  # not routed yet
+    events += request("acc-2101", -timedelta(days=30), route_after=seconds, team="cards")  # old
+    await repository.apply_events(events)
+
+    stats = await repository.stats(StatsWindow(T0, T0 + timedelta(days=1)))
+
+    assert stats.requests == 11
+    assert stats.routed == 10
+    assert stats.rerouted == 3
+    assert stats.reroute_rate == 0.3
+    counts = {(c.team, c.status.value): c.count for c in stats.by_team_and_status}
+    assert counts == {
+        ("cards", "open"): 3,
+        ("cards", "solved"): 2,
+        ("security", "open"): 3,
+        ("security", "solved"): 2,
+        ("unrouted", "new"): 1,
+    }
+    assert stats.time_to_route.count == 10
+    assert 5 <= (stats.time_to_route.median_seconds or 0) <= 6
+    assert 9 <= (stats.time_to_route.p90_seconds or 0) <= 10
+    assert stats.time_to_first_reply.count == 10
+    assert 3000 <= (stats.time_to_first_reply.median_seconds or 0) <= 3600
+    # the backlog is now, any age: the old request counts too
+    assert {b.team: b.count for b in stats.backlog} == {"cards": 4, "security": 3, "unrouted": 1}
+    assert "secret" not in stats.model_dump_json()
+
+    empty = await repository.stats(StatsWindow(T0 - timedelta(days=3), T0 - timedelta(days=2)))
+    assert (empty.requests, empty.reroute_rate, empty.time_to_route.median_seconds) == (
+        0,
+        None,
+        None,
+    )

@@ -11,6 +11,7 @@ from faststream_fastapi import FastStreamAPI
 from history.adapters.mongo import MongoRequestRepository
 from history.api import router as api_router
 from history.settings import HistorySettings
+from history.web import router as page_router
 from shared.events import any_event_adapter
 from shared.kafka import (
     KafkaDeadLetters,
@@ -60,12 +61,13 @@ def build(settings: HistorySettings) -> ServiceApp:
     built = build_app(
         service=SERVICE,
         title="Help Centre history",
-        description="My activities: each customer's requests, statuses and timelines.",
+        description="My activities: each customer's requests, statuses and timelines; "
+        "aggregates for dashboards; the My-activities page at /my-activities.",
         settings=settings,
         broker=broker,
         lifespan=lifespan,
         readiness={"kafka": kafka_is_ready(broker), "mongo": lambda: mongo_is_ready(mongo)},
-        routers=(api_router,),
+        routers=(api_router, page_router),
     )
     built.http.state.repository = repository
     return built

@@ -13,3 +13,6 @@ class HistorySettings(ServiceSettings):
     collection: str = "requests"
     batch_max_records: int = 500
     batch_timeout_ms: int = 200  # the longest an idle poll waits; data returns at once
+    page_size: int = 20  # requests per page of the My-activities page
+    # The session cookie's Secure flag; default: on in production, off in development (http).
+    session_cookie_secure: bool | None = None

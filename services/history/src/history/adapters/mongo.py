@@ -1,24 +1,56 @@
 """The projection store: one document per request, written in bulk with optimistic
 concurrency (a version per document), so replicas consuming different topics never lose
 each other's updates.
+
+Query shapes are chosen for the indexes: a list page is an equality on the account plus a
+range on one sort key, which both mongod and SecantusDB answer from the compound index
+(SecantusDB only uses an index when the whole filter fits it; mongod also keeps using it with
+the status and subject filters added, as residual filters over one account's documents).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
 
 from pymongo import ASCENDING, DESCENDING, ReplaceOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
 
+from history.domain.listing import ListQuery, Order, SortField, sort_key
 from history.domain.projection import RequestView, apply
+from history.domain.stats import (
+    BACKLOG_STATUSES,
+    UNROUTED,
+    Durations,
+    Stats,
+    StatsWindow,
+    TeamBacklog,
+    TeamStatusCount,
+    millis_to_seconds,
+    reroute_rate,
+)
 from shared.events import Envelope
 from shared.mongo import Document
-from shared.statuses import Status
 
 _DUPLICATE_KEY = 11000
 MAX_CONFLICT_ROUNDS = 10
+
+SORT_KEY_FIELDS: dict[SortField, str] = {
+    SortField.CREATED: "created_key",
+    SortField.UPDATED: "updated_key",
+}
+# Ascending on purpose: mongod walks an index backwards just as well, and SecantusDB
+# 0.7.0b3 answers a `$gt` range on a descending string key with nothing.
+INDEXES: dict[str, list[tuple[str, int]]] = {
+    "account_created": [("account_id", ASCENDING), ("created_key", ASCENDING)],
+    "account_updated": [("account_id", ASCENDING), ("updated_key", ASCENDING)],
+    "created_at": [("created_at", ASCENDING)],  # the stats window
+    "status_team": [("status", ASCENDING), ("team", ASCENDING)],  # the backlog
+}
+# What a list item needs: never the timeline or the dedup set.
+LIST_PROJECTION = {"timeline": 0, "applied_event_ids": 0}
 
 
 def to_document(view: RequestView) -> Document:
@@ -27,6 +59,14 @@ def to_document(view: RequestView) -> Document:
     document["status"] = view.status.value
     document["priority"] = view.priority.value
     document["public_status"] = view.public_status
+    if view.status_changed_to is not None:
+        document["status_changed_to"] = view.status_changed_to.value
+    # A request is listed once its submission is known (it brings the subject and the
+    # creation time); events that overtook it build the document without sort keys.
+    created = view.created_at
+    listed = created is not None
+    document["created_key"] = sort_key(created, view.ticket_id) if created else None
+    document["updated_key"] = sort_key(view.updated_at, view.ticket_id) if listed else None
     return document
 
 
@@ -34,14 +74,29 @@ def from_document(document: Document) -> RequestView:
     return RequestView.model_validate(document)
 
 
+@dataclass(frozen=True, slots=True)
+class Page:
+    items: list[RequestView]
+    last_key: str | None  # the sort key of the last item, when another page follows
+
+
 class MongoRequestRepository:
-    def __init__(self, collection: AsyncCollection[Document]) -> None:
+    def __init__(self, collection: AsyncCollection[Document], *, version_floor: int = 0) -> None:
+        """`version_floor`: first version of a new document. A replay builds with a floor no
+        live document reaches, so a live write still in flight across the swap can never
+        match a rebuilt document's version: it conflicts and is redone on a fresh read."""
         self._requests = collection
+        self._version_floor = version_floor
+
+    @property
+    def collection(self) -> AsyncCollection[Document]:
+        return self._requests
 
     async def ensure_indexes(self) -> None:
-        await self._requests.create_index([("account_id", ASCENDING), ("created_at", DESCENDING)])
-        await self._requests.create_index([("account_id", ASCENDING), ("updated_at", DESCENDING)])
-        await self._requests.create_index([("team", ASCENDING), ("status", ASCENDING)])
+        for name, keys in INDEXES.items():
+            await self._requests.create_index(keys, name=name)
+
+    # -- writes -------------------------------------------------------------------------------
 
     async def apply_events(self, events: Sequence[Envelope]) -> int:
         """Fold the events into their requests; returns how many were new. Idempotent."""
@@ -78,9 +133,12 @@ class MongoRequestRepository:
         writes = []
         for ticket_id in order:
             base_version = stored[ticket_id].version if ticket_id in stored else 0
-            view = views[ticket_id].model_copy(update={"version": base_version + 1})
-            # Matches only the version we read; if someone wrote in between, the upsert
-            # collides on _id and we redo this request's events on a fresh read.
+            view = views[ticket_id].model_copy(
+                update={"version": (base_version or self._version_floor) + 1}
+            )
+            # Matches only the version we read (no document has version 0, so a new request
+            # is inserted). If someone wrote in between, the upsert collides on _id and we
+            # redo this request's events on a fresh read.
             writes.append(
                 ReplaceOne(
                     {"_id": ticket_id, "version": base_version}, to_document(view), upsert=True
@@ -101,20 +159,145 @@ class MongoRequestRepository:
             return applied - len(retry), retry
         return applied, []
 
+    # -- reads --------------------------------------------------------------------------------
+
     async def get(self, ticket_id: str) -> RequestView | None:
         document = await self._requests.find_one({"_id": ticket_id})
         return from_document(document) if document else None
 
-    async def list_for_account(
-        self,
-        account_id: str,
-        *,
-        statuses: Sequence[Status] = (),
-        limit: int = 20,
-    ) -> list[RequestView]:
-        query: dict[str, Any] = {"account_id": account_id}
-        if statuses:
-            query["status"] = {"$in": [s.value for s in statuses]}
-        cursor = self._requests.find(query, {"timeline": 0, "applied_event_ids": 0})
-        cursor = cursor.sort([("created_at", DESCENDING), ("_id", DESCENDING)]).limit(limit)
-        return [from_document(d) async for d in cursor]
+    def list_filter(self, query: ListQuery) -> tuple[Document, list[tuple[str, int]]]:
+        """The find filter and sort of one list page."""
+        key_field = SORT_KEY_FIELDS[query.sort]
+        descending = query.order is Order.DESC
+        if query.after is not None:
+            key_range: Document = {"$lt" if descending else "$gt": query.after}
+        else:
+            key_range = {"$gt": ""}  # every listed request: unlisted ones have no key
+        filter_: Document = {"account_id": query.account_id, key_field: key_range}
+        if query.statuses is not None:
+            filter_["status"] = {"$in": sorted(s.value for s in query.statuses)}
+        if query.search:
+            # Literal, case-insensitive substring: the customer's text is escaped, never a
+            # pattern (no operator injection, no catastrophic backtracking).
+            filter_["subject"] = {"$regex": re.escape(query.search), "$options": "i"}
+        return filter_, [(key_field, DESCENDING if descending else ASCENDING)]
+
+    async def list_page(self, query: ListQuery) -> Page:
+        if query.statuses is not None and not query.statuses:
+            return Page([], None)
+        filter_, sort = self.list_filter(query)
+        cursor = self._requests.find(filter_, LIST_PROJECTION).sort(sort).limit(query.limit + 1)
+        documents = [d async for d in cursor]
+        more = len(documents) > query.limit
+        documents = documents[: query.limit]
+        key_field = sort[0][0]
+        last_key = documents[-1][key_field] if more and documents else None
+        return Page([from_document(d) for d in documents], last_key)
+
+    async def explain_list(self, query: ListQuery) -> Document:
+        """The server's query plan for one list page (tests assert that it uses an index)."""
+        filter_, sort = self.list_filter(query)
+        cursor = self._requests.find(filter_, LIST_PROJECTION).sort(sort).limit(query.limit + 1)
+        plan: Document = await cursor.explain()
+        return plan
+
+    async def stats(self, window: StatsWindow) -> Stats:
+        """Aggregated on the server; only the fields the figures need ever leave a stage."""
+        created = {"$gte": window.start, "$lt": window.end}
+        pipeline: list[Document] = [
+            {"$match": {"created_at": created}},
+            {
+                "$project": {
+                    "_id": 0,
+                    "team": {"$ifNull": ["$team", UNROUTED]},
+                    "status": 1,
+                    "routed": {"$cond": [{"$ifNull": ["$routed_at", False]}, 1, 0]},
+                    "rerouted": {"$cond": [{"$ifNull": ["$rerouted_from", False]}, 1, 0]},
+                    "route_ms": _elapsed_ms("$routed_at"),
+                    "reply_ms": _elapsed_ms("$first_reply_at"),
+                }
+            },
+            {
+                "$facet": {
+                    "by_team_and_status": [
+                        {"$group": {"_id": {"team": "$team", "status": "$status"}, "n": _COUNT}}
+                    ],
+                    "totals": [
+                        {
+                            "$group": {
+                                "_id": None,
+                                "requests": _COUNT,
+                                "routed": {"$sum": "$routed"},
+                                "rerouted": {"$sum": "$rerouted"},
+                            }
+                        }
+                    ],
+                    "route": _percentiles("$route_ms"),
+                    "reply": _percentiles("$reply_ms"),
+                }
+            },
+        ]
+        facets = await (await self._requests.aggregate(pipeline)).to_list(1)
+        facet = facets[0] if facets else {}
+        totals = (facet.get("totals") or [{}])[0]
+        backlog_pipeline: list[Document] = [
+            {"$match": {"status": {"$in": sorted(s.value for s in BACKLOG_STATUSES)}}},
+            {"$group": {"_id": {"$ifNull": ["$team", UNROUTED]}, "n": _COUNT}},
+        ]
+        backlog = await (await self._requests.aggregate(backlog_pipeline)).to_list(None)
+        routed, rerouted = int(totals.get("routed", 0)), int(totals.get("rerouted", 0))
+        return Stats(
+            window_from=window.start,
+            window_to=window.end,
+            requests=int(totals.get("requests", 0)),
+            by_team_and_status=sorted(
+                (
+                    TeamStatusCount(team=g["_id"]["team"], status=g["_id"]["status"], count=g["n"])
+                    for g in facet.get("by_team_and_status", [])
+                ),
+                key=lambda c: (c.team, c.status.value),
+            ),
+            routed=routed,
+            rerouted=rerouted,
+            reroute_rate=reroute_rate(routed, rerouted),
+            time_to_route=_durations(facet.get("route")),
+            time_to_first_reply=_durations(facet.get("reply")),
+            backlog=sorted(
+                (TeamBacklog(team=g["_id"], count=g["n"]) for g in backlog),
+                key=lambda b: b.team,
+            ),
+        )
+
+
+_COUNT: Document = {"$sum": 1}
+
+
+def _elapsed_ms(field: str) -> Document:
+    """Milliseconds from creation to `field`, or null when either is missing."""
+    both = {"$and": [{"$ifNull": [field, False]}, {"$ifNull": ["$created_at", False]}]}
+    return {"$cond": [both, {"$subtract": [field, "$created_at"]}, None]}
+
+
+def _percentiles(field: str) -> list[Document]:
+    return [
+        {"$match": {field[1:]: {"$ne": None}}},
+        {
+            "$group": {
+                "_id": None,
+                "n": _COUNT,
+                # mongod 7.0+ computes these; "approximate" is the only method it offers.
+                "q": {"$percentile": {"input": field, "p": [0.5, 0.9], "method": "approximate"}},
+            }
+        },
+    ]
+
+
+def _durations(groups: list[Document] | None) -> Durations:
+    if not groups:
+        return Durations(count=0, median_seconds=None, p90_seconds=None)
+    median, p90 = groups[0]["q"]
+    return Durations(
+        count=int(groups[0]["n"]),
+        median_seconds=millis_to_seconds(median),
+        p90_seconds=millis_to_seconds(p90),
+    )

@@ -1,0 +1,93 @@
+"""What a dashboard may see: aggregates over requests, never their text (pure, no I/O).
+
+The figures cover the requests *created* in a window [from, to). The backlog is the one
+exception: it is the number of requests still waiting now, per team, whatever their age,
+because a backlog is a present-tense number.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from pydantic import BaseModel, Field
+
+from shared.statuses import Status
+
+DEFAULT_WINDOW = timedelta(days=7)
+MAX_WINDOW = timedelta(days=366)
+UNROUTED = "unrouted"  # the team of a request no routing decision has reached yet
+
+# Work still to do for someone: the customer (pending) or the team.
+BACKLOG_STATUSES: frozenset[Status] = frozenset(
+    {Status.NEW, Status.OPEN, Status.PENDING, Status.ON_HOLD}
+)
+
+
+class InvalidWindowError(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class StatsWindow:
+    start: datetime
+    end: datetime
+
+    @classmethod
+    def of(
+        cls, start: datetime | None, end: datetime | None, *, now: datetime | None = None
+    ) -> StatsWindow:
+        """The window asked for; naive times are UTC; the default is the last seven days."""
+        end = _utc(end) if end else (now or datetime.now(UTC))
+        start = _utc(start) if start else end - DEFAULT_WINDOW
+        if start >= end:
+            raise InvalidWindowError("`from` must be before `to`")
+        if end - start > MAX_WINDOW:
+            raise InvalidWindowError(f"the window may span at most {MAX_WINDOW.days} days")
+        return cls(start, end)
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class TeamStatusCount(BaseModel):
+    team: str
+    status: Status
+    count: int
+
+
+class Durations(BaseModel):
+    """Seconds from submission; over the requests of the window that got there."""
+
+    count: int = Field(description="Requests the figures are computed over")
+    median_seconds: float | None
+    p90_seconds: float | None
+
+
+class TeamBacklog(BaseModel):
+    team: str
+    count: int
+
+
+class Stats(BaseModel):
+    window_from: datetime
+    window_to: datetime
+    requests: int = Field(description="Requests created in the window")
+    by_team_and_status: list[TeamStatusCount]
+    routed: int
+    rerouted: int = Field(description="Routed to another team than the customer's category")
+    reroute_rate: float | None = Field(description="rerouted / routed; null when none routed")
+    time_to_route: Durations
+    time_to_first_reply: Durations
+    backlog: list[TeamBacklog] = Field(
+        description="Requests waiting now (new, open, pending, on-hold) per team, any age"
+    )
+
+
+def reroute_rate(routed: int, rerouted: int) -> float | None:
+    return round(rerouted / routed, 4) if routed else None
+
+
+def millis_to_seconds(value: float | None) -> float | None:
+    return None if value is None else round(value / 1000, 3)
