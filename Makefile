@@ -11,7 +11,7 @@ ROLE ?= customer
 DATA ?=
 WRONG ?= 0
 
-.PHONY: help setup model run test lint typecheck unit fmt token evaluate up down clean
+.PHONY: help setup browser model run test lint typecheck unit fmt token evaluate up down clean
 
 help:
 	@echo "make run      - set up and run the whole system on the embedded stack"
@@ -27,6 +27,13 @@ help:
 	@touch $@
 
 setup: .venv/.synced
+
+# The My-activities page test drives Debian's headless Chromium through chromedriver.
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver; }
 
 $(MODEL): .venv/.synced $(wildcard services/router/data/*.csv) $(wildcard services/router/src/router/classifier/*.py)
 	$(RUN) python -m router.classifier.train --output $(MODEL)
@@ -54,7 +61,7 @@ fmt: setup
 	$(RUN) ruff format .
 	$(RUN) ruff check --fix .
 
-test: setup model lint typecheck
+test: setup browser model lint typecheck
 	$(RUN) pytest
 
 unit: setup
