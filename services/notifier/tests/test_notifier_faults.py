@@ -18,7 +18,9 @@ from shared.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 
-DEADLINE = 30.0
+# A safety net, not a target: after a SIGKILL the restarted consumer first waits out the dead
+# member's session (10 s) before the group rebalances, and CI machines are slower than ours.
+DEADLINE = 90.0
 
 
 async def submit(stack: EmbeddedStack, count: int, account: str = "acc-1001") -> list[str]:
