@@ -11,7 +11,7 @@ ROLE ?= customer
 DATA ?=
 WRONG ?= 0
 
-.PHONY: help setup browser model run test lint typecheck unit fmt token evaluate up down clean
+.PHONY: help setup browser model run test lint typecheck unit fmt token evaluate crossval replay up down clean
 
 help:
 	@echo "make run      - set up and run the whole system on the embedded stack"
@@ -19,6 +19,8 @@ help:
 	@echo "make token ACCOUNT=acc-1001 ROLE=customer|agent|dashboard - a development token"
 	@echo "make model    - train the router's classifier (deterministic)"
 	@echo "make evaluate DATA=file.csv [WRONG=0.25] - router accuracy figures as JSON"
+	@echo "make crossval - the router's cross-validated accuracy and threshold search"
+	@echo "make replay   - rebuild the My-activities projection from the topics"
 	@echo "make up / make down - the compose stack (needs Docker)"
 
 .venv/.synced: pyproject.toml uv.lock shared/pyproject.toml services/*/pyproject.toml devstack/pyproject.toml
@@ -49,6 +51,12 @@ token: setup
 evaluate: setup model
 	@test -n "$(DATA)" || { echo "usage: make evaluate DATA=file.csv [WRONG=0.25]"; exit 2; }
 	@$(RUN) python -m router.classifier.evaluate --data $(DATA) --wrong $(WRONG) --model $(MODEL)
+
+crossval: setup
+	$(RUN) python -m router.classifier.crossval --tune
+
+replay: setup
+	$(RUN) python -m history.replay
 
 lint: setup
 	$(RUN) ruff check .

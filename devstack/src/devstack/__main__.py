@@ -17,13 +17,20 @@ from shared.settings import ServiceSettings
 
 def _banner(config: StackConfig) -> str:
     intake, history = config.url("intake"), config.url("history")
+    docs = "\n".join(
+        f"  {label:<18} {config.url(name)}/docs   (AsyncAPI: {config.url(name)}/asyncapi)"
+        for label, name in (
+            ("Intake API docs", "intake"),
+            ("Router", "router"),
+            ("Notifier", "notifier"),
+            ("History API docs", "history"),
+        )
+    )
     return f"""
 The help desk is running on the embedded stack. Ctrl-C stops everything.
 
-  Intake API docs    {intake}/docs        (AsyncAPI: {intake}/asyncapi)
-  Router             {config.url("router")}/docs     (AsyncAPI: {config.url("router")}/asyncapi)
-  Notifier           {config.url("notifier")}/docs     (AsyncAPI: {config.url("notifier")}/asyncapi)
-  History API docs   {history}/docs        (AsyncAPI: {history}/asyncapi)
+{docs}
+  My activities page {history}/my-activities   (sign in with a customer token)
   Kafka (Tansu)      {config.kafka_bootstrap}
   MongoDB            {config.mongo_url}
   SMTP               {config.host}:{config.ports.smtp}  -> Maildir {config.maildir}/new/

@@ -42,7 +42,8 @@ pytestmark = pytest.mark.e2e
 
 ACCOUNT = "acc-1001"  # Alice: a verified address, so the notifier's e-mails show up too
 DEADLINE = 20.0
-SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs"
+# Saved on every run (git-ignored); docs/images/ holds the copies the README shows.
+SCREENSHOTS = Path(__file__).resolve().parents[3] / ".data" / "screenshots"
 
 
 @dataclass(frozen=True)
