@@ -23,6 +23,7 @@ from pymongo.errors import ConnectionFailure, WriteConcernError
 
 from shared.events import Envelope, header_safe
 from shared.logging import get_logger
+from shared.metrics import ServiceMetrics
 from shared.settings import ServiceSettings
 from shared.topics import Topics
 
@@ -85,7 +86,14 @@ async def publish_events(broker: KafkaBroker, items: Iterable[tuple[str, Envelop
         await asyncio.gather(*pending)
 
 
-def create_broker(settings: ServiceSettings, service: str, *, description: str = "") -> KafkaBroker:
+def create_broker(
+    settings: ServiceSettings,
+    service: str,
+    *,
+    description: str = "",
+    metrics: ServiceMetrics | None = None,
+) -> KafkaBroker:
+    observing = metrics.broker_middlewares() if metrics else ()  # outermost: sees it all
     return KafkaBroker(
         settings.kafka_bootstrap_servers,
         client_id=service,
@@ -93,7 +101,7 @@ def create_broker(settings: ServiceSettings, service: str, *, description: str =
         enable_idempotence=settings.kafka_enable_idempotence,
         request_timeout_ms=settings.kafka_request_timeout_ms,
         linger_ms=5,
-        middlewares=(MessageContextMiddleware, dead_letter_middleware(service)),
+        middlewares=(*observing, MessageContextMiddleware, dead_letter_middleware(service)),
         logger=get_logger(f"{service}.kafka"),
         log_level=logging.DEBUG,  # "Received"/"Processed" per message: too loud for INFO
         description=description,

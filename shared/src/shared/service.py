@@ -1,6 +1,6 @@
 """What every service's ASGI app shares: problem+json errors, /healthz and /readyz, the Kafka
 broker started and drained with the app, AsyncAPI docs at /asyncapi, the token verifier and
-logging setup.
+logging setup, and Prometheus metrics at /metrics.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from faststream_fastapi import AsyncAPIConfig, FastStreamAPI
 
 from shared.auth import TokenVerifier
 from shared.logging import configure_logging
+from shared.metrics import HttpMetricsMiddleware, ServiceMetrics, metrics_router
 from shared.problems import install_problem_handlers
 from shared.settings import ServiceSettings
 
@@ -64,6 +65,7 @@ class ServiceApp:
     asgi: FastStreamAPI
     http: FastAPI
     broker: KafkaBroker
+    metrics: ServiceMetrics
 
 
 def build_app(
@@ -76,6 +78,7 @@ def build_app(
     readiness: Mapping[str, ReadinessCheck],
     lifespan: Lifespan | None = None,
     routers: tuple[APIRouter, ...] = (),
+    metrics: ServiceMetrics | None = None,
 ) -> ServiceApp:
     configure_logging(service, settings.effective_log_format, settings.log_level)
     # Interactive docs are for development; production does not advertise its surface.
@@ -93,6 +96,11 @@ def build_app(
     app.state.token_verifier = TokenVerifier.from_settings(settings)
     install_problem_handlers(app)
     app.include_router(health_router(readiness))
+    # The broker's own middlewares come from create_broker(metrics=...); lag is read here.
+    metrics = metrics or ServiceMetrics(service)
+    metrics.watch_lag(broker)
+    app.include_router(metrics_router(metrics))
+    app.add_middleware(HttpMetricsMiddleware, metrics=metrics)
     for router in routers:
         app.include_router(router)
     asgi = FastStreamAPI(
@@ -102,4 +110,4 @@ def build_app(
         asyncapi_path=AsyncAPIConfig("/asyncapi", include_in_schema=True) if docs else None,
         safe_connection=True,  # no Kafka at start: fail, so the supervisor restarts us
     )
-    return ServiceApp(asgi=asgi, http=app, broker=broker)
+    return ServiceApp(asgi=asgi, http=app, broker=broker, metrics=metrics)

@@ -21,6 +21,7 @@ from shared.kafka import (
     decode_batch,
     raw_body,
 )
+from shared.metrics import ServiceMetrics
 from shared.mongo import create_mongo_client, mongo_is_ready
 from shared.service import ServiceApp, build_app, kafka_is_ready
 
@@ -35,7 +36,10 @@ def build(settings: HistorySettings) -> ServiceApp:
     topics = settings.topics
     mongo = create_mongo_client(settings, SERVICE)
     repository = MongoRequestRepository(mongo[settings.database][settings.collection])
-    broker = create_broker(settings, SERVICE, description="Builds the My-activities projection")
+    metrics = ServiceMetrics(SERVICE)
+    broker = create_broker(
+        settings, SERVICE, description="Builds the My-activities projection", metrics=metrics
+    )
     dead_letters = KafkaDeadLetters(broker, SERVICE)
 
     # One consumer over the four topics: one group join at start, one batch loop.
@@ -68,6 +72,7 @@ def build(settings: HistorySettings) -> ServiceApp:
         lifespan=lifespan,
         readiness={"kafka": kafka_is_ready(broker), "mongo": lambda: mongo_is_ready(mongo)},
         routers=(api_router, page_router),
+        metrics=metrics,
     )
     built.http.state.repository = repository
     return built

@@ -25,6 +25,7 @@ from intake.service import IntakeService
 from intake.settings import IntakeSettings
 from shared.catalog import load_catalog
 from shared.kafka import KafkaEventPublisher, create_broker
+from shared.metrics import ServiceMetrics
 from shared.mongo import create_mongo_client, mongo_is_ready
 from shared.service import ServiceApp, build_app, kafka_is_ready
 
@@ -56,8 +57,12 @@ def build(settings: IntakeSettings) -> ServiceApp:
         yield
         await mongo.close()
 
+    metrics = ServiceMetrics(SERVICE)
     broker = create_broker(
-        settings, SERVICE, description="Publishes customers' requests and agents' actions"
+        settings,
+        SERVICE,
+        description="Publishes customers' requests and agents' actions",
+        metrics=metrics,
     )
     built = build_app(
         service=SERVICE,
@@ -68,6 +73,7 @@ def build(settings: IntakeSettings) -> ServiceApp:
         lifespan=lifespan,
         readiness={"kafka": kafka_is_ready(broker), "mongo": lambda: mongo_is_ready(mongo)},
         routers=(api_router,),
+        metrics=metrics,
     )
     limits = AttachmentLimits(
         max_count=settings.max_attachments,

@@ -34,6 +34,7 @@ from shared.events import (
 )
 from shared.kafka import KafkaEventPublisher, consumer_options, create_broker
 from shared.logging import get_logger
+from shared.metrics import ServiceMetrics
 from shared.mongo import create_mongo_client, mongo_is_ready
 from shared.service import ServiceApp, build_app, kafka_is_ready
 
@@ -83,8 +84,17 @@ def build(settings: NotifierSettings) -> ServiceApp:
     database = mongo[settings.database]
     ledger = MongoNotificationLedger(database["notifications"])
     retries = MongoRetryQueue(database["retries"])
+    metrics = ServiceMetrics(SERVICE)
+    emails = metrics.counter(
+        "helpdesk_emails_total",
+        "Notification e-mails by kind and outcome (sent, duplicate, deferred, failed)",
+        ("kind", "outcome"),
+    )
     broker = create_broker(
-        settings, SERVICE, description="E-mails customers at their account address"
+        settings,
+        SERVICE,
+        description="E-mails customers at their account address",
+        metrics=metrics,
     )
     service = NotificationService(
         directory=MongoAccountDirectory(mongo[DIRECTORY_DATABASE][ACCOUNTS_COLLECTION]),
@@ -106,6 +116,7 @@ def build(settings: NotifierSettings) -> ServiceApp:
             public_base_url=settings.public_base_url,
         ),
         topics=topics,
+        on_outcome=lambda kind, outcome: emails.labels(kind, outcome).inc(),
     )
 
     @broker.subscriber(
@@ -139,4 +150,5 @@ def build(settings: NotifierSettings) -> ServiceApp:
         broker=broker,
         lifespan=lifespan,
         readiness={"kafka": kafka_is_ready(broker), "mongo": lambda: mongo_is_ready(mongo)},
+        metrics=metrics,
     )

@@ -14,6 +14,7 @@ failure (5xx) or the last failed retry records NotificationFailed and dead-lette
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from jinja2 import Environment
@@ -39,6 +40,13 @@ from shared.topics import Topics
 
 log = get_logger(__name__)
 
+# (notification kind, outcome: sent | duplicate | deferred | failed) -> None; metrics hook.
+OutcomeObserver = Callable[[str, str], None]
+
+
+def _ignore_outcome(kind: str, outcome: str) -> None:
+    pass
+
 
 @dataclass
 class NotificationService:
@@ -52,6 +60,7 @@ class NotificationService:
     mail_settings: MailSettings
     topics: Topics
     retry_policy: RetryPolicy = field(default_factory=RetryPolicy)
+    on_outcome: OutcomeObserver = _ignore_outcome
 
     async def handle(self, event: Envelope) -> None:
         for planned in plan(event):
@@ -74,6 +83,7 @@ class NotificationService:
         existing = await self.ledger.claim(planned.notification_id)
         if existing is not None and existing.state != "sending":
             log.info("notification already handled", notification_id=planned.notification_id)
+            self.on_outcome(planned.kind.value, "duplicate")
             await self._publish_outcome(planned, existing)
             return False
         account = await self.directory.get(planned.source.account_id)
@@ -101,6 +111,7 @@ class NotificationService:
             await self.retries.schedule(
                 ScheduledRetry(planned.notification_id, planned.source, attempt), delay, str(exc)
             )
+            self.on_outcome(planned.kind.value, "deferred")
             log.warning(
                 "notification deferred",
                 kind=planned.kind.value,
@@ -111,6 +122,7 @@ class NotificationService:
             return True
         message_id = str(message["Message-ID"])
         await self.ledger.mark_sent(planned.notification_id, message_id)
+        self.on_outcome(planned.kind.value, "sent")
         log.info(
             "notification sent",
             kind=planned.kind.value,
@@ -133,6 +145,7 @@ class NotificationService:
         await self.ledger.claim(planned.notification_id)
         await self.ledger.mark_failed(planned.notification_id, reason)
         log.warning("notification failed", kind=planned.kind.value, reason=reason)
+        self.on_outcome(planned.kind.value, "failed")
         if dead_letter:
             await self.failed.dead_letter(planned.source, reason, attempt)
         await self._publish_outcome(

@@ -23,6 +23,7 @@ from shared.kafka import (
     raw_body,
 )
 from shared.logging import get_logger
+from shared.metrics import ServiceMetrics
 from shared.service import ServiceApp, build_app, kafka_is_ready
 
 SERVICE = "router"
@@ -57,7 +58,16 @@ def create_app() -> FastStreamAPI:
 
 def build(settings: RouterSettings) -> ServiceApp:
     catalog = load_catalog(settings.catalog_path)
-    broker = create_broker(settings, SERVICE, description="Classifies and forwards requests")
+    metrics = ServiceMetrics(SERVICE)
+    decisions_made = metrics.counter(
+        "helpdesk_routing_decisions_total",
+        "Routing decisions, by team, reason (customer_category, model, triage, rule:<id>) "
+        "and whether the customer's category was overridden",
+        ("team", "reason", "rerouted"),
+    )
+    broker = create_broker(
+        settings, SERVICE, description="Classifies and forwards requests", metrics=metrics
+    )
     topics = settings.topics
     service = RoutingService(
         policy=RoutingPolicy(
@@ -81,7 +91,9 @@ def build(settings: RouterSettings) -> ServiceApp:
         **consumer_options(SERVICE),
     )
     async def on_submitted(_: list[bytes]) -> None:
-        await service.route_batch(current_records())
+        for decision in await service.route_batch(current_records()):
+            rerouted = "true" if decision.rerouted_from else "false"
+            decisions_made.labels(decision.team, decision.reason, rerouted).inc()
 
     # Declared for the AsyncAPI document; publishing goes through publish_events.
     broker.publisher(topics.routed, schema=TicketRouted, title="tickets.routed")
@@ -95,6 +107,7 @@ def build(settings: RouterSettings) -> ServiceApp:
         settings=settings,
         broker=broker,
         readiness={"kafka": kafka_is_ready(broker)},
+        metrics=metrics,
     )
     built.http.state.routing_service = service
     return built
