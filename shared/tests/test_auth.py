@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import jwt
 import pytest
@@ -13,9 +15,11 @@ from shared.auth import (
     Role,
     TokenVerifier,
     issue_token,
+    load_jwks,
     require_roles,
 )
 from shared.problems import install_problem_handlers
+from shared.settings import ServiceSettings
 
 pytestmark = pytest.mark.unit
 
@@ -124,3 +128,48 @@ async def test_dependency_answers_401_403_as_problem_json() -> None:
     assert forbidden.json()["title"] == "Forbidden"
     ok = await client.get("/me", headers={"Authorization": f"Bearer {token()}"})
     assert ok.json() == {"account_id": "acc-1001"}
+
+
+def rsa_jwk(kid: str) -> tuple[object, dict[str, object]]:
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public: dict[str, object] = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(private.public_key()))
+    return private, public | {"kid": kid, "use": "sig"}
+
+
+def rs256_token(private: object, kid: str, **overrides: object) -> str:
+    now = datetime.now(UTC)
+    claims = {
+        "sub": "acc-1001",
+        "role": "customer",
+        "aud": AUD,
+        "iss": ISS,
+        "exp": now + timedelta(minutes=5),
+    }
+    return jwt.encode(claims | overrides, private, algorithm="RS256", headers={"kid": kid})  # type: ignore[arg-type]
+
+
+def test_jwks_verifies_by_kid_and_refuses_unknown_keys(tmp_path: Path) -> None:
+    current, current_jwk = rsa_jwk("2026-11")
+    previous, previous_jwk = rsa_jwk("2026-10")
+    stranger, _ = rsa_jwk("2026-11")  # same kid, another key: a forgery
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text(json.dumps({"keys": [current_jwk, previous_jwk]}))
+    settings = ServiceSettings(jwt_algorithm="RS256", jwt_jwks_path=jwks)
+    rotating = TokenVerifier.from_settings(settings)
+
+    assert rotating.verify(rs256_token(current, "2026-11")).account_id == "acc-1001"
+    assert rotating.verify(rs256_token(previous, "2026-10")).account_id == "acc-1001"
+    for bad in (
+        rs256_token(stranger, "2026-11"),
+        rs256_token(current, "unknown"),
+        token(),  # HS256 with no kid: not accepted by an RS256 verifier
+    ):
+        with pytest.raises(InvalidTokenError):
+            rotating.verify(bad)
+
+
+def test_a_jwks_without_signing_keys_is_refused() -> None:
+    with pytest.raises(ValueError, match="no signing key"):
+        load_jwks(json.dumps({"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}))

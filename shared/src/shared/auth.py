@@ -7,10 +7,11 @@ from a verified token, never from a request body.
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 import jwt
 from fastapi import Request
@@ -40,15 +41,42 @@ class InvalidTokenError(Exception):
 _ACCOUNT_ID = re.compile(ACCOUNT_ID_PATTERN)
 
 
+def load_jwks(text: str) -> dict[str, Any]:
+    """The signing keys of a JWKS document (RFC 7517) by key id; keys without a kid are
+    skipped, since a token could not name them."""
+    try:
+        jwks = jwt.PyJWKSet.from_json(text)
+    except jwt.PyJWTError as exc:
+        raise ValueError(f"not a usable JWKS: {exc}") from exc
+    keys = {k.key_id: k.key for k in jwks.keys if k.key_id and k.public_key_use in (None, "sig")}
+    if not keys:
+        raise ValueError("the JWKS holds no signing key with a kid")
+    return keys
+
+
 class TokenVerifier:
-    def __init__(self, algorithm: str, key: str, audience: str, issuer: str) -> None:
+    """Verifies with one key, or with the key a token names (`kid`) out of a JWKS, so the
+    sign-in service can rotate keys without a restart of ours."""
+
+    def __init__(
+        self,
+        algorithm: str,
+        key: Any,
+        audience: str,
+        issuer: str,
+        keys_by_id: Mapping[str, Any] | None = None,
+    ) -> None:
         self._algorithm = algorithm
         self._key = key
+        self._keys_by_id = keys_by_id
         self._audience = audience
         self._issuer = issuer
 
     @classmethod
     def from_settings(cls, settings: ServiceSettings) -> TokenVerifier:
+        if settings.jwt_algorithm == "RS256" and settings.jwt_jwks_path is not None:
+            keys = load_jwks(settings.jwt_jwks_path.read_text())
+            return cls("RS256", None, settings.jwt_audience, settings.jwt_issuer, keys)
         return cls(
             settings.jwt_algorithm,
             settings.jwt_verification_key,
@@ -56,11 +84,23 @@ class TokenVerifier:
             settings.jwt_issuer,
         )
 
+    def _key_for(self, token: str) -> Any:
+        if self._keys_by_id is None:
+            return self._key
+        try:
+            kid = jwt.get_unverified_header(token).get("kid")
+        except jwt.PyJWTError as exc:
+            raise InvalidTokenError(str(exc)) from exc
+        key = self._keys_by_id.get(kid) if isinstance(kid, str) else None
+        if key is None:
+            raise InvalidTokenError("the token's kid names no key we know")
+        return key
+
     def verify(self, token: str) -> Principal:
         try:
             claims = jwt.decode(
                 token,
-                self._key,
+                self._key_for(token),
                 algorithms=[self._algorithm],  # one algorithm: no "none", no alg confusion
                 audience=self._audience,
                 issuer=self._issuer,

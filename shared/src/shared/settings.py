@@ -53,6 +53,9 @@ class ServiceSettings(BaseSettings):
     jwt_algorithm: Literal["HS256", "RS256"] = "HS256"
     jwt_secret: SecretStr | None = Field(default=None, description="HS256 key")
     jwt_public_key_path: Path | None = Field(default=None, description="RS256 public key (PEM)")
+    jwt_jwks_path: Path | None = Field(
+        default=None, description="RS256 keys as a JWKS file; each token names its key by kid"
+    )
     jwt_audience: str = "helpcentre"
     jwt_issuer: str = "helpcentre-signin"
 
@@ -70,7 +73,7 @@ class ServiceSettings(BaseSettings):
     def jwt_verification_key(self) -> str:
         if self.jwt_algorithm == "RS256":
             if self.jwt_public_key_path is None:
-                raise InsecureConfigurationError("RS256 needs JWT_PUBLIC_KEY_PATH")
+                raise InsecureConfigurationError("RS256 needs JWT_PUBLIC_KEY_PATH or JWT_JWKS_PATH")
             return self.jwt_public_key_path.read_text()
         if self.jwt_secret is not None:
             return self.jwt_secret.get_secret_value()
@@ -85,8 +88,10 @@ class ServiceSettings(BaseSettings):
             if secret is None or secret == DEVELOPMENT_JWT_SECRET or len(secret) < 32:
                 raise InsecureConfigurationError(
                     "production needs JWT_SECRET of 32+ characters that is not the development"
-                    " key, or JWT_ALGORITHM=RS256 with JWT_PUBLIC_KEY_PATH"
+                    " key, or JWT_ALGORITHM=RS256 with JWT_PUBLIC_KEY_PATH or JWT_JWKS_PATH"
                 )
-        elif self.jwt_public_key_path is None:
-            raise InsecureConfigurationError("production RS256 needs JWT_PUBLIC_KEY_PATH")
+        elif self.jwt_public_key_path is None and self.jwt_jwks_path is None:
+            raise InsecureConfigurationError(
+                "production RS256 needs JWT_PUBLIC_KEY_PATH or JWT_JWKS_PATH"
+            )
         return self
