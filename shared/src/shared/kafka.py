@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 import structlog
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
+from fastapi.exceptions import ValidationException
 from faststream import AckPolicy, BaseMiddleware
 from faststream.kafka import KafkaBroker
 from faststream.message import StreamMessage
@@ -22,7 +23,7 @@ from pydantic import TypeAdapter, ValidationError
 from pymongo.errors import ConnectionFailure, WriteConcernError
 
 from shared.events import Envelope, header_safe
-from shared.logging import get_logger
+from shared.logging import get_logger, redact_text
 from shared.metrics import ServiceMetrics
 from shared.settings import ServiceSettings
 from shared.topics import Topics
@@ -47,8 +48,27 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     TimeoutError,
 )
 
-# Errors that redelivery cannot fix: the message itself is bad.
-POISON_ERRORS: tuple[type[BaseException], ...] = (ValidationError, ValueError, UnicodeDecodeError)
+# Errors that redelivery cannot fix: the message itself is bad. (FastStream's FastAPI
+# integration reports a body that fails the handler's signature as FastAPI's validation error.)
+POISON_ERRORS: tuple[type[BaseException], ...] = (
+    ValidationError,
+    ValidationException,
+    ValueError,
+    UnicodeDecodeError,
+)
+
+
+def describe_error(error: BaseException) -> str:
+    """The error for logs and DLQ headers, without the offending input values: those are the
+    message's content (addresses, tokens, customer text), which must stay in the payload."""
+    if isinstance(error, ValidationError):
+        details: list[Any] = list(error.errors(include_input=False, include_url=False))
+    elif isinstance(error, ValidationException):
+        details = [{k: v for k, v in dict(e).items() if k != "input"} for e in error.errors()]
+    else:
+        return redact_text(str(error))
+    parts = [f"{'.'.join(map(str, d.get('loc', ())))}: {d.get('msg')}" for d in details]
+    return redact_text(f"{len(parts)} validation error(s): " + "; ".join(parts))
 
 
 def event_headers(event: Envelope) -> dict[str, str]:
@@ -179,7 +199,7 @@ def dead_letter_headers(
     merged.update(
         {
             "x-dlq-error-type": type(error).__name__,
-            "x-dlq-error": header_safe(str(error))[:2000],
+            "x-dlq-error": header_safe(describe_error(error))[:2000],
             "x-dlq-service": service,
             "x-dlq-attempts": str(attempts),
             "x-dlq-original-topic": str(source.get("topic")),
@@ -213,7 +233,7 @@ async def send_to_dead_letter(
     log.error(
         "message dead-lettered",
         error_type=type(error).__name__,
-        error=str(error)[:500],
+        error=describe_error(error)[:500],
         dlq=Topics.dlq(topic),
         attempts=attempts,
     )
@@ -244,11 +264,15 @@ def dead_letter_middleware(
                 except TRANSIENT_ERRORS as exc:
                     if attempt > len(transient_backoff):
                         raise  # nack: the message is redelivered from its offset
-                    log.warning("transient failure, retrying", error=repr(exc), attempt=attempt)
+                    log.warning(
+                        "transient failure, retrying", error=describe_error(exc), attempt=attempt
+                    )
                     await asyncio.sleep(transient_backoff[attempt - 1])
                 except Exception as exc:
                     if not isinstance(exc, POISON_ERRORS) and attempt < max_attempts:
-                        log.warning("handler failed, retrying", error=repr(exc), attempt=attempt)
+                        log.warning(
+                            "handler failed, retrying", error=describe_error(exc), attempt=attempt
+                        )
                         continue
                     await self._dead_letter(msg, exc, attempt)
                     return None

@@ -15,7 +15,8 @@ from typing import Any, Literal
 import structlog
 
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
-_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
+# A token, or any part of one cut off by a length limit (a JWT's header starts with "eyJ").
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{5,}(?:\.[A-Za-z0-9_-]*){0,2}")
 _BEARER = re.compile(r"(?i)bearer\s+[A-Za-z0-9._~+/=-]+")
 _SECRET_KEYS = frozenset({"authorization", "token", "password", "secret", "jwt", "email"})
 

@@ -24,8 +24,10 @@ class InsecureConfigurationError(ValueError):
 
 
 class ServiceSettings(BaseSettings):
+    # hide_input_in_errors: a refused configuration must not print every setting it was given
+    # (secrets included) into the log.
     model_config = SettingsConfigDict(
-        extra="ignore", env_file=None, frozen=True, env_ignore_empty=True
+        extra="ignore", env_file=None, frozen=True, env_ignore_empty=True, hide_input_in_errors=True
     )
 
     environment: Environment = "development"
