@@ -10,8 +10,12 @@ ACCOUNT ?= acc-1001
 ROLE ?= customer
 DATA ?=
 WRONG ?= 0
+# make bench: requests per phase, kafka-phase rate (0: max), extra bench flags
+N ?= 20000
+RATE ?= 1000
+BENCH_ARGS ?=
 
-.PHONY: help setup browser model run test lint typecheck unit fmt token evaluate crossval replay up down clean
+.PHONY: help setup browser model run test lint typecheck unit fmt token evaluate bench crossval replay up down clean
 
 help:
 	@echo "make run      - set up and run the whole system on the embedded stack"
@@ -19,6 +23,7 @@ help:
 	@echo "make token ACCOUNT=acc-1001 ROLE=customer|agent|dashboard - a development token"
 	@echo "make model    - train the router's classifier (deterministic)"
 	@echo "make evaluate DATA=file.csv [WRONG=0.25] - router accuracy figures as JSON"
+	@echo "make bench [N=20000] [RATE=1000] [BENCH_ARGS=...] - load the running make-run stack"
 	@echo "make crossval - the router's cross-validated accuracy and threshold search"
 	@echo "make replay   - rebuild the My-activities projection from the topics"
 	@echo "make up / make down - the compose stack (needs Docker)"
@@ -47,6 +52,10 @@ run: setup model
 
 token: setup
 	@$(RUN) python -m devstack token --account $(ACCOUNT) --role $(ROLE)
+
+# Against the stack `make run` started (same *_PORT variables); not part of make test.
+bench: setup
+	$(RUN) python -m devstack.bench --requests $(N) --rate $(RATE) $(BENCH_ARGS)
 
 evaluate: setup model
 	@test -n "$(DATA)" || { echo "usage: make evaluate DATA=file.csv [WRONG=0.25]"; exit 2; }

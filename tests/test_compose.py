@@ -6,6 +6,7 @@ in compose would fall back to a development default; these tests catch that.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -409,3 +410,96 @@ def test_dockerignore_keeps_the_local_environment_out() -> None:
     allowed = {rule[1:] for rule in rules if rule.startswith("!")}
     assert {"pyproject.toml", "uv.lock", "shared/", "services/"} <= allowed
     assert not any(a.startswith((".env", ".git", ".venv", ".data")) for a in allowed)
+
+
+# -- operations: Prometheus and Grafana ------------------------------------------------------
+
+DEPLOY = ROOT / "deploy"
+METRIC_NAME = re.compile(r"\b(?:faststream|helpdesk|process)_[a-z_]+\b")
+
+
+def mounts(service: str) -> dict[str, str]:
+    """Bind mounts of a service: container path -> host path (relative to the compose file)."""
+    found = {}
+    for volume in services()[service].get("volumes", []):
+        source, target, *_ = str(volume).split(":")
+        if source.startswith("./"):
+            found[target] = source[2:]
+    return found
+
+
+def prometheus_config() -> dict[str, Any]:
+    words = command_words("prometheus")
+    config_path = next(w.split("=", 1)[1] for w in words if w.startswith("--config.file="))
+    host_path = mounts("prometheus")[config_path]
+    document = yaml.safe_load((ROOT / host_path).read_text())
+    assert isinstance(document, dict)
+    return document
+
+
+def registered_metric_names() -> set[str]:
+    """Every sample name a service can expose: the shared registry (FastStream's middleware,
+    lag, dead letters, HTTP, process) and the counters the services register themselves."""
+    from shared.metrics import ServiceMetrics
+
+    names = set()
+    for family in ServiceMetrics("compose-test").registry.collect():
+        names |= {family.name + suffix for suffix in ("", "_total", "_bucket", "_count", "_sum")}
+    for service in ("router", "notifier"):
+        source = (ROOT / "services" / service / "src" / service / "app.py").read_text()
+        names |= set(re.findall(r'"(helpdesk_[a-z_]+)"', source))
+    return names
+
+
+def test_prometheus_scrapes_every_replica_of_every_service() -> None:
+    assert services()["prometheus"]["image"].startswith("prom/prometheus:")
+    jobs = {job["job_name"]: job for job in prometheus_config()["scrape_configs"]}
+    for service in APP_SERVICES:
+        job = jobs[service.name]
+        assert job.get("metrics_path", "/metrics") == "/metrics"
+        # DNS discovery: `docker compose up --scale router=2` gives one target per replica.
+        (discovery,) = job["dns_sd_configs"]
+        assert discovery["names"] == [service.name]
+        assert discovery["type"] == "A"
+        assert int(discovery["port"]) == service.port
+
+
+def test_grafana_provisions_prometheus_and_the_dashboard() -> None:
+    grafana = services()["grafana"]
+    assert grafana["image"].startswith("grafana/grafana:")
+    assert grafana["depends_on"]["prometheus"]["condition"] == "service_healthy"
+    provisioning = ROOT / mounts("grafana")["/etc/grafana/provisioning"]
+    datasources = yaml.safe_load((provisioning / "datasources" / "prometheus.yml").read_text())
+    (source,) = datasources["datasources"]
+    assert source["type"] == "prometheus"
+    assert source["url"] == "http://prometheus:9090"
+    (provider,) = yaml.safe_load((provisioning / "dashboards" / "helpdesk.yml").read_text())[
+        "providers"
+    ]
+    dashboards_dir = provider["options"]["path"]
+    assert (ROOT / mounts("grafana")[dashboards_dir] / "helpdesk.json").is_file()
+    password = environment("grafana")["GF_SECURITY_ADMIN_PASSWORD"]
+    match = VARIABLE.fullmatch(password)
+    assert match, "the admin password is not written into the file"
+    assert match["op"] == ":?"
+
+
+def test_dashboard_queries_only_series_the_services_expose() -> None:
+    dashboard = json.loads((DEPLOY / "grafana" / "dashboards" / "helpdesk.json").read_text())
+    known = registered_metric_names()
+    exprs = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
+    used = {name for expr in exprs for name in METRIC_NAME.findall(expr)}
+    assert used, "the dashboard queries something"
+    assert used <= known, f"not exposed by any service: {sorted(used - known)}"
+    # What an operator needs on one screen.
+    for needed in (
+        "faststream_received_messages_total",
+        "faststream_published_messages_total",
+        "faststream_received_processed_messages_duration_seconds_bucket",
+        "helpdesk_consumer_lag",
+        "helpdesk_dead_letters_total",
+        "helpdesk_routing_decisions_total",
+        "helpdesk_emails_total",
+        "process_resident_memory_bytes",
+    ):
+        assert needed in used, needed
