@@ -35,9 +35,12 @@ class FakeMailer:
 class FakeLedger:
     entries: dict[str, LedgerEntry] = field(default_factory=dict)
 
-    async def claim(self, notification_id: str) -> LedgerEntry | None:
-        if notification_id in self.entries:
-            return self.entries[notification_id]
+    async def claim(
+        self, notification_id: str, *, retake_failed: bool = False
+    ) -> LedgerEntry | None:
+        existing = self.entries.get(notification_id)
+        if existing is not None and not (retake_failed and existing.state == "failed"):
+            return existing
         self.entries[notification_id] = LedgerEntry("sending")
         return None
 

@@ -21,6 +21,7 @@ from notifier.domain.backoff import RetryPolicy
 from notifier.domain.compose import MailSettings
 from notifier.service import NotificationService
 from notifier.settings import NotifierSettings
+from shared.deadletters import redrive_count
 from shared.directory import ACCOUNTS_COLLECTION, DIRECTORY_DATABASE
 from shared.events import (
     AgentReplied,
@@ -127,7 +128,7 @@ def build(settings: NotifierSettings) -> ServiceApp:
         **consumer_options(SERVICE),
     )
     async def on_event(event: NotifiableEvent) -> None:
-        await service.handle(event)
+        await service.handle(event, redriven=redrive_count() > 0)
 
     broker.publisher(topics.notifications, schema=NotificationEvent, title="notifications")
 

@@ -33,9 +33,12 @@ class LedgerEntry:
 
 
 class NotificationLedger(Protocol):
-    async def claim(self, notification_id: str) -> LedgerEntry | None:
+    async def claim(
+        self, notification_id: str, *, retake_failed: bool = False
+    ) -> LedgerEntry | None:
         """Claim a notification before sending. None: claimed now, go ahead. Otherwise the
-        entry that was already there ("sending" means an earlier attempt died mid-way)."""
+        entry that was already there ("sending" means an earlier attempt died mid-way).
+        retake_failed: claim a failed one again (an operator re-drove its dead letter)."""
 
     async def mark_sent(self, notification_id: str, message_id: str) -> None: ...
 

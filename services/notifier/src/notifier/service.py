@@ -62,9 +62,11 @@ class NotificationService:
     retry_policy: RetryPolicy = field(default_factory=RetryPolicy)
     on_outcome: OutcomeObserver = _ignore_outcome
 
-    async def handle(self, event: Envelope) -> None:
+    async def handle(self, event: Envelope, *, redriven: bool = False) -> None:
+        """redriven: an operator re-drove the event from its DLQ after a fix, so notifications
+        that failed are tried again (a plain redelivery leaves them failed)."""
         for planned in plan(event):
-            await self._deliver(planned, 1)
+            await self._deliver(planned, 1, retake_failed=redriven)
 
     async def retry_due(self, limit: int = 50) -> int:
         """Make the due retries' next attempt; returns how many were attempted."""
@@ -78,9 +80,11 @@ class NotificationService:
                 await self.retries.done(retry.notification_id)
         return len(due)
 
-    async def _deliver(self, planned: PlannedNotification, attempt: int) -> bool:
+    async def _deliver(
+        self, planned: PlannedNotification, attempt: int, *, retake_failed: bool = False
+    ) -> bool:
         """Returns True when the notification was deferred to a later retry."""
-        existing = await self.ledger.claim(planned.notification_id)
+        existing = await self.ledger.claim(planned.notification_id, retake_failed=retake_failed)
         if existing is not None and existing.state != "sending":
             log.info("notification already handled", notification_id=planned.notification_id)
             self.on_outcome(planned.kind.value, "duplicate")

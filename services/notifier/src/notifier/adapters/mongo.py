@@ -30,12 +30,21 @@ class MongoNotificationLedger:
     async def ensure_indexes(self) -> None:
         await self._ledger.create_index([("ticket_id", 1)])
 
-    async def claim(self, notification_id: str) -> LedgerEntry | None:
+    async def claim(
+        self, notification_id: str, *, retake_failed: bool = False
+    ) -> LedgerEntry | None:
         try:
             await self._ledger.insert_one(
                 {"_id": notification_id, "state": "sending", "claimed_at": utcnow()}
             )
         except DuplicateKeyError:
+            # A failed notification sent nothing, so trying it again cannot duplicate a mail;
+            # only an operator's redrive does (python -m shared.deadletters redrive).
+            if retake_failed and await self._ledger.find_one_and_update(
+                {"_id": notification_id, "state": "failed"},
+                {"$set": {"state": "sending", "claimed_at": utcnow()}},
+            ):
+                return None
             existing = await self._ledger.find_one({"_id": notification_id})
             if existing is None:  # released between our insert and read: claim again
                 return await self.claim(notification_id)
