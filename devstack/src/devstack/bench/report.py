@@ -144,6 +144,10 @@ def plot(phases: Sequence[PhaseFigures], path: Path, windows: int = 40) -> Path:
                 if s == stage:
                     buckets.setdefault(min(int(t / width), windows - 1), []).append(latency)
             xs = sorted(buckets)
+            if not xs:  # a stage this phase does not have (intake: HTTP only), or no arrivals
+                ax.set_title(f"{phase.phase}: {stage} (none)", fontsize=9)
+                ax.axis("off")
+                continue
             for p in PERCENTILES:
                 ys = [percentile(sorted(buckets[x]), p) for x in xs]
                 ax.plot([(x + 0.5) * width for x in xs], ys, label=f"p{p}")
