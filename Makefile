@@ -15,7 +15,7 @@ N ?= 20000
 RATE ?= 1000
 BENCH_ARGS ?=
 
-.PHONY: help setup browser model run test lint typecheck unit fmt token evaluate bench crossval replay up down clean
+.PHONY: help setup browser model run test lint typecheck unit fmt token evaluate bench crossval replay faults deadletters redrive up down clean
 
 help:
 	@echo "make run      - set up and run the whole system on the embedded stack"
@@ -24,6 +24,9 @@ help:
 	@echo "make model    - train the router's classifier (deterministic)"
 	@echo "make evaluate DATA=file.csv [WRONG=0.25] - router accuracy figures as JSON"
 	@echo "make bench [N=20000] [RATE=1000] [BENCH_ARGS=...] - load the running make-run stack"
+	@echo "make faults [FAULTS_N=2000] [FAULTS_ARGS='--only smtp'] - fault injection, own stack"
+	@echo "make deadletters [TOPIC=tickets.submitted] - list dead letters (no payloads)"
+	@echo "make redrive TOPIC=tickets.submitted OFFSETS='3:17 dlq:0:5' | ALL=1 - re-drive them"
 	@echo "make crossval - the router's cross-validated accuracy and threshold search"
 	@echo "make replay   - rebuild the My-activities projection from the topics"
 	@echo "make up / make down - the compose stack (needs Docker)"
@@ -54,6 +57,20 @@ token: setup
 	@$(RUN) python -m devstack token --account $(ACCOUNT) --role $(ROLE)
 
 # Against the stack `make run` started (same *_PORT variables); not part of make test.
+# Fault injection on its own embedded stack (slow: not part of make test).
+FAULTS_N ?= 2000
+faults: setup model
+	$(RUN) python -m devstack.faults --tickets $(FAULTS_N) $(FAULTS_ARGS)
+
+# Dead letters on the running stack (make run); KAFKA_PORT as for make run.
+KAFKA_PORT ?= 9092
+DLQ := $(RUN) python -m shared.deadletters --bootstrap-servers 127.0.0.1:$(KAFKA_PORT)
+deadletters: setup
+	@$(DLQ) list $(if $(TOPIC),--topic $(TOPIC))
+redrive: setup
+	@test -n "$(TOPIC)" -a -n "$(OFFSETS)$(ALL)" || { echo "usage: make redrive TOPIC=t OFFSETS='p:o ...' | ALL=1"; exit 2; }
+	@$(DLQ) redrive --topic $(TOPIC) $(if $(ALL),--all,$(foreach o,$(OFFSETS),--offset $(o)))
+
 bench: setup
 	$(RUN) python -m devstack.bench --requests $(N) --rate $(RATE) $(BENCH_ARGS)
 

@@ -262,6 +262,11 @@ class EmbeddedStack:
             await self._await_ready("mongo", self.mongo_ready, 60)
         await seed_directory(self.config.mongo_url)
 
+    async def restart_mongo(self) -> None:
+        """Stop the MongoDB server (SIGTERM) and start it again on its storage: the data stays."""
+        await self.stop_process("mongo")
+        await self.start_mongo()
+
     async def start_smtp(self, **faults: int) -> None:
         await self._start(self.smtp_process(**faults))
         await self._await_ready("smtp", self.smtp_ready, 30)

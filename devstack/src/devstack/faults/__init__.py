@@ -1,0 +1,1 @@
+"""`make faults`: fault injection on the embedded stack with real processes."""
