@@ -57,13 +57,17 @@ class HangingPublisher:
         await asyncio.sleep(3600)
 
 
-class SlowPublisher:
-    def __init__(self, inner: EventPublisher, delay: float) -> None:
+class HeldPublisher:
+    """Holds every publish until released: the first attempt is provably still running."""
+
+    def __init__(self, inner: EventPublisher) -> None:
         self.inner = inner
-        self.delay = delay
+        self.publishing = asyncio.Event()
+        self.release = asyncio.Event()
 
     async def publish(self, topic: str, event: Envelope) -> None:
-        await asyncio.sleep(self.delay)
+        self.publishing.set()
+        await self.release.wait()
         await self.inner.publish(topic, event)
 
 
@@ -191,12 +195,14 @@ async def test_agent_and_customer_actions_undo_on_503(app: InProcess) -> None:
 
 @pytest.mark.intake_settings(idempotency_wait_seconds=0.2)
 async def test_a_retry_while_the_first_is_still_running_is_409(app: InProcess) -> None:
-    app.service.publisher = SlowPublisher(app.service.publisher, delay=1.5)
+    held = HeldPublisher(app.service.publisher)
+    app.service.publisher = held
     owner, key = account(), str(uuid4())
     headers = bearer(owner) | {"Idempotency-Key": key}
     first = asyncio.create_task(app.client.post("/v1/tickets", headers=headers, json=GOOD))
-    await asyncio.sleep(0.3)
+    await asyncio.wait_for(held.publishing.wait(), timeout=10)
     second = await app.client.post("/v1/tickets", headers=headers, json=GOOD)
+    held.release.set()
     assert second.status_code == 409
     assert int(second.headers["retry-after"]) >= 1
     assert "still being processed" in second.json()["detail"]
