@@ -149,25 +149,33 @@ def test_default_limits() -> None:
 
 
 @pytest.mark.parametrize(
-    ("raw", "expected"),
+    ("raw", "content_type", "expected"),
     [
-        ("passport.jpg", "passport.jpg"),
-        ("C:\\fakepath\\scan.pdf", "scan.pdf"),
-        ("../../etc/passwd", "passwd"),
-        ('a"b\r\n.txt', "a_b__.txt"),
-        ("", "attachment-3.png"),
-        (None, "attachment-3.png"),
-        ("..", "attachment-3.png"),
+        ("passport.jpg", "image/jpeg", "passport.jpg"),
+        ("Passport.JPEG", "image/jpeg", "Passport.JPEG"),
+        ("C:\\fakepath\\scan.pdf", "application/pdf", "scan.pdf"),
+        ("../../etc/passwd", "text/plain", "passwd.txt"),
+        ('a"b\r\n.txt', "text/plain", "a_b__.txt"),
+        ("", "image/png", "attachment-3.png"),
+        (None, "image/png", "attachment-3.png"),
+        ("..", "image/png", "attachment-3.png"),
+        # the extension follows the bytes, not the sender's claim
+        ("page.html", "text/plain", "page.html.txt"),
+        ("invoice.pdf", "image/png", "invoice.pdf.png"),
+        ("photo", "image/webp", "photo.webp"),
     ],
 )
-def test_safe_filename(raw: str | None, expected: str) -> None:
-    assert safe_filename(raw, 2, "image/png") == expected
+def test_safe_filename(raw: str | None, content_type: str, expected: str) -> None:
+    assert safe_filename(raw, 2, content_type) == expected
 
 
 def test_long_names_keep_their_end() -> None:
     name = safe_filename("x" * 300 + ".pdf", 0, "application/pdf")
     assert len(name) == 255
     assert name.endswith(".pdf")
+    renamed = safe_filename("x" * 300 + ".html", 0, "text/plain")
+    assert len(renamed) == 255
+    assert renamed.endswith(".html.txt")
 
 
 def test_content_disposition_is_always_a_download() -> None:

@@ -80,7 +80,7 @@ async def test_fields_and_files_are_read_hashed_and_sniffed() -> None:
     try:
         assert form.fields == {"category": "cards", "subject": "Карта"}
         assert [(f.index, f.filename, f.content_type) for f in form.files] == [
-            (0, "photo.jpg", "image/png"),
+            (0, "photo.jpg.png", "image/png"),  # named after its bytes
             (1, "scan.pdf", "application/pdf"),
         ]
         assert form.files[0].sha256 == hashlib.sha256(photo).hexdigest()

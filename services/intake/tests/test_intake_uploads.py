@@ -77,7 +77,8 @@ async def test_attachments_are_sniffed_stored_and_referenced(
     assert [r["sha256"] for r in refs] == [
         hashlib.sha256(d).hexdigest() for d in (photo, scan, note)
     ]
-    assert [r["filename"] for r in refs] == ["photo.jpg", "id.jpg", "notes.txt"]
+    # the extension follows the judged type, so a saved copy opens as what it is
+    assert [r["filename"] for r in refs] == ["photo.jpg.png", "id.jpg.pdf", "notes.txt"]
     assert all(
         set(r) == {"attachment_id", "filename", "content_type", "size", "sha256"} for r in refs
     )
@@ -86,7 +87,7 @@ async def test_attachments_are_sniffed_stored_and_referenced(
     assert download.status_code == 200
     assert download.content == photo
     assert download.headers["content-type"] == "image/png"
-    assert download.headers["content-disposition"].startswith('attachment; filename="photo.jpg"')
+    assert download.headers["content-disposition"].startswith('attachment; filename="photo.jpg.png"')
     assert download.headers["x-content-type-options"] == "nosniff"
 
     text_download = await client.get(accepted["attachments"][2]["url"], headers=bearer(owner))

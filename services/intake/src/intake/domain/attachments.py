@@ -28,6 +28,15 @@ ALLOWED_TYPES: tuple[str, ...] = (JPEG, PNG, WEBP, HEIC, PDF, TEXT)
 DOCUMENT_TYPES = frozenset({JPEG, PNG, WEBP, HEIC, PDF})
 
 EXTENSIONS = {JPEG: ".jpg", PNG: ".png", WEBP: ".webp", HEIC: ".heic", PDF: ".pdf", TEXT: ".txt"}
+# Every extension that names the type truthfully; the first is the one added when none does.
+_TRUE_EXTENSIONS = {
+    JPEG: (".jpg", ".jpeg"),
+    PNG: (".png",),
+    WEBP: (".webp",),
+    HEIC: (".heic", ".heif"),
+    PDF: (".pdf",),
+    TEXT: (".txt", ".text", ".log"),
+}
 
 MIB = 1024 * 1024
 HEAD_BYTES = 512
@@ -188,12 +197,16 @@ _UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f\"\\/]")
 
 def safe_filename(raw: str | None, index: int, content_type: str) -> str:
     """A name fit to store and show back: no directory part (old browsers send the full path),
-    no control characters, at most 255 characters, and a default when none was given."""
+    no control characters, at most 255 characters, a default when none was given, and an
+    extension that matches the type judged from the bytes, so a saved `page.html` that is
+    really text cannot open as HTML from the customer's or agent's disk."""
     name = (raw or "").replace("\\", "/").rsplit("/", 1)[-1]
     name = unicodedata.normalize("NFC", _UNSAFE_NAME.sub("_", name)).strip(" .")
     if not name:
-        name = f"attachment-{index + 1}{EXTENSIONS.get(content_type, '')}"
-    return name[-255:] if len(name) > 255 else name
+        name = f"attachment-{index + 1}"
+    true_extensions = _TRUE_EXTENSIONS.get(content_type, ())
+    suffix = "" if name.lower().endswith(true_extensions) else EXTENSIONS.get(content_type, "")
+    return name[-(255 - len(suffix)) :] + suffix
 
 
 def content_disposition(filename: str) -> str:
