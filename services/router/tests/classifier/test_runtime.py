@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import joblib
@@ -13,8 +14,8 @@ from sklearn.model_selection import StratifiedKFold
 
 from router.classifier import load_classifier
 from router.classifier.data import Example
-from router.classifier.model import ModelParams, pipeline
-from router.classifier.runtime import TfidfTeamClassifier, char_wb_ngrams, word_ngrams
+from router.classifier.model import ModelParams, fit, pipeline
+from router.classifier.runtime import TfidfTeamClassifier, char_wb_ngrams, softmax, word_ngrams
 
 pytestmark = pytest.mark.unit
 
@@ -41,19 +42,37 @@ def test_analyzers_match_scikit_learn(all_examples: list[Example]) -> None:
 
 
 def test_probabilities_match_the_scikit_learn_pipeline(
-    small_examples: list[Example],
-    small_model: TfidfTeamClassifier,
-    small_params: ModelParams,
-    all_examples: list[Example],
+    small_examples: list[Example], small_params: ModelParams, all_examples: list[Example]
 ) -> None:
+    """The TF-IDF part against scikit-learn's own temperature scaling on the same folds (our
+    temperature comes from another optimiser, hence the tolerance)."""
+    tfidf_only = fit(small_examples, replace(small_params, embedding_gate=0.0))
+    assert tfidf_only.head is None
     folds = StratifiedKFold(small_params.calibration_folds, shuffle=True, random_state=0)
     reference = CalibratedClassifierCV(
         pipeline(small_params), method="temperature", cv=folds, ensemble=False
     ).fit([e.text for e in small_examples], [e.intent for e in small_examples])
     texts = [e.text for e in all_examples[::20]] + ODD_TEXTS
-    intent_p, _ = small_model.predict_proba(texts)
-    assert list(reference.classes_) == list(small_model.intents)
-    np.testing.assert_allclose(intent_p, reference.predict_proba(texts), atol=1e-6)
+    intent_p, _ = tfidf_only.predict_proba(texts)
+    assert list(reference.classes_) == list(tfidf_only.intents)
+    np.testing.assert_allclose(intent_p, reference.predict_proba(texts), atol=1e-4)
+
+
+def test_the_gate_decides_which_texts_are_embedded(
+    small_model: TfidfTeamClassifier, all_examples: list[Example]
+) -> None:
+    head = small_model.head
+    assert head is not None
+    texts = [e.text for e in all_examples[::50]] + ODD_TEXTS
+    scores = small_model.scores(texts)
+    tfidf_p = softmax(scores * small_model.inverse_temperature)
+    tfidf_confidence = (tfidf_p @ small_model._membership).max(axis=1)
+    intent_p, team_p = small_model.predict_proba(texts)
+    kept = tfidf_confidence >= head.gate
+    assert 0 < kept.sum() < len(texts)
+    np.testing.assert_array_equal(intent_p[kept], tfidf_p[kept])
+    assert not np.allclose(intent_p[~kept], tfidf_p[~kept])
+    np.testing.assert_allclose(team_p.sum(axis=1), 1.0)
 
 
 def test_predictions_are_complete_rankings(small_model: TfidfTeamClassifier) -> None:

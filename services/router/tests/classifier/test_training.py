@@ -34,8 +34,8 @@ def test_training_twice_gives_the_same_model(
 ) -> None:
     again = fit(small_examples, small_params)
     assert again.version == small_model.version
-    assert again.version.startswith("tfidf-lr-")
-    assert len(again.version) == len("tfidf-lr-") + 12
+    assert again.version.startswith("tfidf-minilm-lr-")
+    assert len(again.version) == len("tfidf-minilm-lr-") + 12
     texts = [e.text for e in small_examples[::10]]
     np.testing.assert_array_equal(
         again.predict_proba(texts)[1], small_model.predict_proba(texts)[1]
@@ -48,6 +48,8 @@ def test_version_follows_data_and_parameters(
     base = model_version(small_examples, small_params)
     assert model_version(small_examples[1:], small_params) != base
     assert model_version(small_examples, replace(small_params, alpha=2e-5)) != base
+    tfidf_only = model_version(small_examples, replace(small_params, embedding_gate=0.0))
+    assert tfidf_only.startswith("tfidf-lr-")
     assert model_version(list(small_examples), small_params) == base
 
 

@@ -1,7 +1,7 @@
 """Cross-validated figures of the training recipe, printed as ONE JSON object.
 
     uv run python -m router.classifier.crossval [--folds 5] [--seed 0] [--target intent|team]
-        [--tune] [--write-dev-split PATH]
+        [--embedding-gate G] [--tune] [--write-dev-split PATH]
 
 Stratified k-fold over intents on the whole training set (BANKING77 train + crypto examples):
 every text is predicted by a model that never saw it. Reports team accuracy (overall,
@@ -66,8 +66,13 @@ def out_of_fold(
     labels = [e.intent for e in examples]
     splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
     predictions: list[Prediction | None] = [None] * len(examples)
+    encoder = None
+    if params.embedding_gate > 0:  # one encoder for all folds: each text is embedded once
+        from router.classifier.encoder import SentenceEncoder
+
+        encoder = SentenceEncoder(threads=n_jobs, memo=True)
     for train_rows, test_rows in splitter.split(np.zeros(len(labels)), labels):
-        model = fit([examples[i] for i in train_rows], params, n_jobs=n_jobs)
+        model = fit([examples[i] for i in train_rows], params, n_jobs=n_jobs, encoder=encoder)
         fold = model.predict([examples[i].text for i in test_rows])
         for row, prediction in zip(test_rows, fold, strict=True):
             predictions[row] = prediction
@@ -206,6 +211,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--wrong", type=float, default=0.25)
     parser.add_argument("--target", choices=("intent", "team"), default="intent")
     parser.add_argument("--alpha", type=float, default=None, help="override ModelParams.alpha")
+    parser.add_argument(
+        "--embedding-gate", type=float, default=None, help="override; 0 = TF-IDF only"
+    )
     parser.add_argument("--tune", action="store_true", help="search the decision thresholds")
     parser.add_argument(
         "--write-dev-split",
@@ -220,7 +228,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     examples = load_examples()
     if args.write_dev_split:
         write_examples(args.write_dev_split, dev_holdout(examples))
-    params = ModelParams() if args.alpha is None else replace(ModelParams(), alpha=args.alpha)
+    params = ModelParams()
+    if args.alpha is not None:
+        params = replace(params, alpha=args.alpha)
+    if args.embedding_gate is not None:
+        params = replace(params, embedding_gate=args.embedding_gate)
     fitted_on = examples
     if args.target == "team":  # one class per team: the intents are not used
         fitted_on = [replace(e, intent=e.team) for e in examples]

@@ -2,8 +2,11 @@
 
 Method: word 1-2-gram and char_wb 2-5-gram TF-IDF (sublinear tf), an L2-regularised logistic
 regression over intents (one-vs-rest, trained by SGD), temperature scaling fitted on
-cross-validated scores (`CalibratedClassifierCV(method="temperature", ensemble=False)`), and team
-probabilities as sums of intent probabilities. MODEL_CARD.md has the comparison that chose it.
+cross-validated scores, and team probabilities as sums of intent probabilities. With
+`embedding_gate` > 0, a multinomial logistic regression over all-MiniLM-L6-v2 sentence
+embeddings (router.classifier.head) re-scores the texts whose TF-IDF team confidence is below the
+gate, with its own temperature fitted on cross-validated scores of such texts. MODEL_CARD.md has
+the comparison that chose it.
 """
 
 from __future__ import annotations
@@ -12,20 +15,25 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 import sklearn
-from sklearn.calibration import CalibratedClassifierCV
+from scipy.optimize import minimize_scalar
 from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import SGDClassifier
-from sklearn.model_selection import StratifiedKFold
+from sklearn.linear_model import LogisticRegression, SGDClassifier
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import FeatureUnion, Pipeline
 
 from router.classifier.data import Example
-from router.classifier.runtime import TfidfFeatures, TfidfTeamClassifier
+from router.classifier.head import EmbeddingHead
+from router.classifier.runtime import Matrix, TfidfFeatures, TfidfTeamClassifier, softmax
 
-VERSION_PREFIX = "tfidf-lr"
+if TYPE_CHECKING:
+    from router.classifier.encoder import SentenceEncoder
+
+VERSION_PREFIX = "tfidf-minilm-lr"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +48,10 @@ class ModelParams:
     max_iter: int = 50
     calibration_folds: int = 5
     seed: int = 0
+    embedding_gate: float = 0.75
+    """Embed texts whose TF-IDF team confidence is below this; 0 turns the encoder off."""
+    embedding_c: float = 30.0
+    """Inverse L2 penalty of the embedding head's logistic regression."""
 
     def describe(self) -> dict[str, Any]:
         return asdict(self)
@@ -54,7 +66,8 @@ def data_fingerprint(examples: Sequence[Example], params: ModelParams) -> str:
 
 
 def model_version(examples: Sequence[Example], params: ModelParams) -> str:
-    return f"{VERSION_PREFIX}-{data_fingerprint(examples, params)[:12]}"
+    prefix = VERSION_PREFIX if params.embedding_gate > 0 else "tfidf-lr"
+    return f"{prefix}-{data_fingerprint(examples, params)[:12]}"
 
 
 def intent_team_map(examples: Sequence[Example]) -> dict[str, str]:
@@ -86,23 +99,68 @@ def pipeline(params: ModelParams) -> Pipeline:
     return Pipeline([("features", features), ("linear", linear)])
 
 
+def fit_temperature(scores: Matrix, labels: npt.NDArray[np.intp]) -> float:
+    """The inverse temperature minimising the log loss of softmax(scores * it)."""
+
+    def loss(log_beta: float) -> float:
+        p = softmax(scores * np.exp(log_beta))
+        return float(-np.log(p[np.arange(len(labels)), labels] + 1e-12).mean())
+
+    found = minimize_scalar(loss, bounds=(-6.0, 6.0), method="bounded", options={"xatol": 1e-5})
+    return float(np.exp(found.x))
+
+
+def fit_head(
+    embeddings: npt.NDArray[np.float32],
+    intents: npt.NDArray[np.str_],
+    tfidf_oof: Matrix,
+    tfidf_beta: float,
+    membership: Matrix,
+    folds: StratifiedKFold,
+    params: ModelParams,
+    encoder_id: str,
+) -> EmbeddingHead:
+    """The embedding head, and its temperature fitted on the out-of-fold combined scores of the
+    texts the gate would send to it."""
+    linear = LogisticRegression(C=params.embedding_c, max_iter=3000)
+    oof = cross_val_predict(linear, embeddings, intents, cv=folds, method="decision_function")
+    linear.fit(embeddings, intents)
+    labels = np.searchsorted(linear.classes_, intents)
+    team_confidence = (softmax(tfidf_oof * tfidf_beta) @ membership).max(axis=1)
+    gated = team_confidence < params.embedding_gate
+    if gated.sum() < 100:  # too few to fit a temperature on: use every text
+        gated[:] = True
+    beta = fit_temperature(tfidf_oof[gated] + oof[gated], labels[gated])
+    return EmbeddingHead(
+        encoder=encoder_id,
+        weights=np.ascontiguousarray(linear.coef_.T, dtype=np.float32),
+        bias=np.asarray(linear.intercept_, dtype=np.float32),
+        inverse_temperature=beta,
+        gate=params.embedding_gate,
+    )
+
+
 def fit(
-    examples: Sequence[Example], params: ModelParams = ModelParams(), n_jobs: int = 1
+    examples: Sequence[Example],
+    params: ModelParams = ModelParams(),
+    n_jobs: int = 1,
+    encoder: SentenceEncoder | None = None,
 ) -> TfidfTeamClassifier:
     """Fit on `examples` (each with an intent). Deterministic for the same examples and params
-    (seeded folds and SGD); `n_jobs` (parallel calibration folds) changes only the speed."""
+    (seeded folds and SGD, lbfgs, a deterministic encoder); `n_jobs` changes only the speed.
+    `encoder` (default: a new one with `n_jobs` threads) lets cross-validation share one."""
     mapping = intent_team_map(examples)
     texts = [e.text for e in examples]
     intents = np.array([e.intent for e in examples])
     folds = StratifiedKFold(params.calibration_folds, shuffle=True, random_state=params.seed)
-    calibrated = CalibratedClassifierCV(
-        pipeline(params), method="temperature", cv=folds, ensemble=False, n_jobs=n_jobs
+    tfidf_oof = cross_val_predict(
+        pipeline(params), texts, intents, cv=folds, method="decision_function", n_jobs=n_jobs
     )
-    calibrated.fit(texts, intents)
-    (fitted,) = calibrated.calibrated_classifiers_
-    (temperature,) = fitted.calibrators
-    union: FeatureUnion = fitted.estimator.named_steps["features"]
-    linear: SGDClassifier = fitted.estimator.named_steps["linear"]
+    fitted = pipeline(params).fit(texts, intents)
+    classes = [str(c) for c in fitted.classes_]
+    beta = fit_temperature(tfidf_oof, np.searchsorted(fitted.classes_, intents))
+    union: FeatureUnion = fitted.named_steps["features"]
+    linear: SGDClassifier = fitted.named_steps["linear"]
     features = [
         TfidfFeatures(
             analyzer=vectorizer.analyzer,
@@ -112,6 +170,18 @@ def fit(
         )
         for _, vectorizer in union.transformer_list
     ]
+    head = None
+    if params.embedding_gate > 0:
+        from router.classifier.encoder import ENCODER_ID, SentenceEncoder
+
+        encoder = encoder or SentenceEncoder(threads=n_jobs)
+        membership = np.array(
+            [[mapping[c] == t for t in sorted(set(mapping.values()))] for c in classes],
+            dtype=np.float64,
+        )
+        head = fit_head(
+            encoder.embed(texts), intents, tfidf_oof, beta, membership, folds, params, ENCODER_ID
+        )
     sources: dict[str, int] = {}
     for e in examples:
         sources[e.source] = sources.get(e.source, 0) + 1
@@ -120,8 +190,8 @@ def fit(
         features=features,
         weights=np.ascontiguousarray(linear.coef_.T, dtype=np.float32),
         bias=np.asarray(linear.intercept_, dtype=np.float32),
-        inverse_temperature=float(temperature.beta_),
-        intents=[str(c) for c in calibrated.classes_],  # the inner model sees 0..k-1
+        inverse_temperature=beta,
+        intents=classes,
         intent_teams=mapping,
         metadata={
             "params": params.describe(),
@@ -130,4 +200,6 @@ def fit(
             "data_sha256": data_fingerprint(examples, params),
             "scikit_learn": sklearn.__version__,
         },
+        head=head,
+        encoder=encoder,
     )

@@ -2,9 +2,11 @@
 
 Training (router.classifier.model) fits a scikit-learn pipeline and exports what prediction
 needs as plain data: the two TF-IDF vocabularies with their idf weights, the linear weights,
-and the calibration temperature. Serving recomputes the same TF-IDF features (the analyzers
-below follow scikit-learn's `TfidfVectorizer(analyzer="word"|"char_wb", sublinear_tf=True)`,
-and a test checks both agree on the training texts) and scores them. Keeping scikit-learn out
+the calibration temperature, and optionally the embedding head (router.classifier.head) that
+re-scores uncertain texts with sentence embeddings. Serving recomputes the same TF-IDF
+features (the analyzers below follow scikit-learn's
+`TfidfVectorizer(analyzer="word"|"char_wb", sublinear_tf=True)`, and a test checks both agree
+on the training texts) and scores them. Keeping scikit-learn out
 of the serving path makes loading fast (importing scikit-learn alone takes seconds) and keeps
 the artifact independent of scikit-learn's pickles, which break across its versions.
 """
@@ -16,16 +18,21 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import joblib
 import numpy as np
 import numpy.typing as npt
 from scipy import sparse
 
+from router.classifier.head import EmbeddingHead
 from router.classifier.types import Prediction
 
-ARTIFACT_FORMAT = 1
+if TYPE_CHECKING:
+    from router.classifier.encoder import SentenceEncoder
+
+ARTIFACT_FORMAT = 2
+READABLE_FORMATS = (1, 2)  # format 1: TF-IDF only, no embedding head
 Matrix = npt.NDArray[np.float64]
 Analyzer = Literal["word", "char_wb"]
 
@@ -128,7 +135,8 @@ class TfidfFeatures:
 
 class TfidfTeamClassifier:
     """Calibrated intent probabilities (softmax of temperature-scaled linear scores over
-    TF-IDF features), and team probabilities as the sums of their intents'."""
+    TF-IDF features; with a `head`, texts under its gate are re-scored with embeddings), and
+    team probabilities as the sums of their intents'."""
 
     def __init__(
         self,
@@ -141,6 +149,8 @@ class TfidfTeamClassifier:
         intents: Sequence[str],
         intent_teams: dict[str, str],
         metadata: dict[str, Any] | None = None,
+        head: EmbeddingHead | None = None,
+        encoder: SentenceEncoder | None = None,
     ) -> None:
         width = sum(len(f.vocabulary) for f in features)
         if weights.shape != (width, len(intents)) or bias.shape != (len(intents),):
@@ -150,6 +160,14 @@ class TfidfTeamClassifier:
             )
         self.version = version
         self.metadata = metadata or {}
+        self.head = head
+        self.encoder = encoder
+        if head is not None:
+            from router.classifier.encoder import ENCODER_ID, SentenceEncoder
+
+            if head.encoder != ENCODER_ID:
+                raise ValueError(f"model fitted on encoder {head.encoder}, installed {ENCODER_ID}")
+            self.encoder = encoder or SentenceEncoder()
         self.features = tuple(features)
         self.weights = weights
         self.bias = bias
@@ -177,12 +195,17 @@ class TfidfTeamClassifier:
     def predict_proba(self, texts: Sequence[str]) -> tuple[Matrix, Matrix]:
         """(intent probabilities, team probabilities), one row per text; the columns follow
         `self.intents` and `self.teams`."""
-        logits = self.scores(texts) * self.inverse_temperature
-        if not len(logits):
-            return logits, np.zeros((0, len(self.teams)))
-        intent_p = np.exp(logits - logits.max(axis=1, keepdims=True))
-        intent_p /= intent_p.sum(axis=1, keepdims=True)
-        return intent_p, intent_p @ self._membership
+        scores = self.scores(texts)
+        intent_p = softmax(scores * self.inverse_temperature)
+        team_p = intent_p @ self._membership
+        if self.head is not None and self.encoder is not None and len(texts):
+            unsure = np.flatnonzero(team_p.max(axis=1) < self.head.gate)
+            if len(unsure):
+                embeddings = self.encoder.embed([texts[int(i)] for i in unsure])
+                combined = scores[unsure] + self.head.scores(embeddings)
+                intent_p[unsure] = softmax(combined * self.head.inverse_temperature)
+                team_p[unsure] = intent_p[unsure] @ self._membership
+        return intent_p, team_p
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
         intent_p, team_p = self.predict_proba(texts)
@@ -199,6 +222,7 @@ class TfidfTeamClassifier:
             "intents": list(self.intents),
             "intent_teams": self.intent_teams,
             "metadata": self.metadata,
+            "head": None if self.head is None else self.head.to_data(),
         }
 
     def save(self, path: Path) -> None:
@@ -207,6 +231,13 @@ class TfidfTeamClassifier:
         partial = path.with_name(path.name + ".partial")
         joblib.dump(self.to_artifact(), partial)
         partial.replace(path)
+
+
+def softmax(logits: Matrix) -> Matrix:
+    if not len(logits):
+        return np.zeros_like(logits)
+    p = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return np.asarray(p / p.sum(axis=1, keepdims=True))
 
 
 def predictions_from(
@@ -230,7 +261,7 @@ def predictions_from(
 
 def load(path: Path) -> TfidfTeamClassifier:
     artifact = joblib.load(path)
-    if not isinstance(artifact, dict) or artifact.get("format") != ARTIFACT_FORMAT:
+    if not isinstance(artifact, dict) or artifact.get("format") not in READABLE_FORMATS:
         found = artifact.get("format") if isinstance(artifact, dict) else type(artifact).__name__
         raise ValueError(
             f"{path}: not a router classifier artifact of format {ARTIFACT_FORMAT} "
@@ -245,4 +276,5 @@ def load(path: Path) -> TfidfTeamClassifier:
         intents=artifact["intents"],
         intent_teams=artifact["intent_teams"],
         metadata=artifact.get("metadata"),
+        head=EmbeddingHead.from_data(artifact["head"]) if artifact.get("head") else None,
     )
