@@ -87,7 +87,9 @@ async def test_attachments_are_sniffed_stored_and_referenced(
     assert download.status_code == 200
     assert download.content == photo
     assert download.headers["content-type"] == "image/png"
-    assert download.headers["content-disposition"].startswith('attachment; filename="photo.jpg.png"')
+    assert download.headers["content-disposition"].startswith(
+        'attachment; filename="photo.jpg.png"'
+    )
     assert download.headers["x-content-type-options"] == "nosniff"
 
     text_download = await client.get(accepted["attachments"][2]["url"], headers=bearer(owner))
