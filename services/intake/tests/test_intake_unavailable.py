@@ -223,6 +223,20 @@ async def test_duplicates_are_recognised_only_within_the_window(app: InProcess) 
     assert later.json()["ticket_id"] != first.json()["ticket_id"]
 
 
+@pytest.mark.intake_settings(duplicate_window_seconds=0)
+async def test_a_zero_window_turns_the_duplicate_check_off(app: InProcess) -> None:
+    owner = account()
+    first = await app.client.post("/v1/tickets", headers=bearer(owner), json=GOOD)
+    again = await app.client.post("/v1/tickets", headers=bearer(owner), json=GOOD)
+    assert (first.status_code, again.status_code) == (202, 202)
+    assert again.json()["ticket_id"] != first.json()["ticket_id"]
+    # an Idempotency-Key still makes a retry return the first answer
+    keyed = bearer(owner) | {"Idempotency-Key": str(uuid4())}
+    once = await app.client.post("/v1/tickets", headers=keyed, json=GOOD)
+    twice = await app.client.post("/v1/tickets", headers=keyed, json=GOOD)
+    assert twice.json()["ticket_id"] == once.json()["ticket_id"]
+
+
 @pytest.mark.intake_settings(rate_limit_tickets=2, rate_limit_window_seconds=2)
 async def test_a_slot_frees_when_the_window_passes(app: InProcess) -> None:
     owner = account()

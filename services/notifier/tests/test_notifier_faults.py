@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable
 from email.message import EmailMessage
+from uuid import uuid4
 
 import httpx
 import pytest
@@ -24,6 +25,9 @@ DEADLINE = 90.0
 
 
 async def submit(stack: EmbeddedStack, count: int, account: str = "acc-1001") -> list[str]:
+    # A tag per call: the intake treats an identical submission by the same account within its
+    # duplicate window as a retry, and would answer another test's ticket id.
+    tag = uuid4().hex[:8]
     async with httpx.AsyncClient(base_url=stack.config.url("intake"), timeout=10) as client:
         ids = []
         for n in range(count):
@@ -32,7 +36,7 @@ async def submit(stack: EmbeddedStack, count: int, account: str = "acc-1001") ->
                 headers=bearer(account),
                 json={
                     "category": "cards",
-                    "subject": f"Fault test {n}",
+                    "subject": f"Fault test {tag} #{n}",
                     "description": "My card has not arrived yet, please check.",
                 },
             )

@@ -186,6 +186,8 @@ class IntakeService:
             attachment_hashes=[f.sha256 for f in files],
         )
         content_id = content_record_id(account_id, fingerprint)
+        if idempotency_key is None and not self.duplicate_window:
+            return Submitted(await self._create(form, files, account_id, correlation_id))
         if idempotency_key is None:
             record_id, ttl = content_id, self.duplicate_window
         else:
@@ -214,7 +216,7 @@ class IntakeService:
         # reported (a retry within the lease then waits, after it creates anew: acceptable).
         response = receipt.to_document()
         await _best_effort(self.idempotency.complete(claim, response, ttl), "store answer")
-        if claim.record_id != content_id:
+        if claim.record_id != content_id and self.duplicate_window:
             # A keyed request also counts for the duplicate check of keyless ones.
             await _best_effort(
                 self.idempotency.remember(content_id, fingerprint, response, self.duplicate_window),

@@ -33,8 +33,8 @@ class IntakeSettings(ServiceSettings):
 
     duplicate_window_seconds: int = Field(
         default=600,
-        ge=1,
-        description="An identical keyless submission within this is a retry",
+        ge=0,
+        description="An identical keyless submission within this is a retry; 0 turns it off",
     )
     idempotency_key_ttl_seconds: int = Field(default=86_400, ge=60)
     idempotency_wait_seconds: float = Field(
