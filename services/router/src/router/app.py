@@ -40,7 +40,7 @@ def load_model(settings: RouterSettings) -> TeamClassifier | None:
         return None
     from router.classifier import load_classifier  # heavy import only when there is a model
 
-    return load_classifier(settings.model_path)
+    return load_classifier(settings.model_path, embedding_gate=settings.embedding_gate)
 
 
 def thresholds_from(settings: RouterSettings) -> DecisionThresholds:

@@ -21,5 +21,12 @@ class RouterSettings(ServiceSettings):
     )
     keep_floor: float | None = Field(default=None, ge=0, le=1)
     triage_below: float | None = Field(default=None, ge=0, le=1)
+    embedding_gate: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="Texts the TF-IDF model is less sure of than this are re-scored with the"
+        " sentence encoder; lower is faster and less accurate, 0 is TF-IDF alone (model card)",
+    )
     batch_max_records: int = 500
     batch_timeout_ms: int = 200  # the longest an idle poll waits; data returns at once

@@ -113,6 +113,27 @@ def test_save_and_load_round_trip(small_model: TfidfTeamClassifier, tmp_path: Pa
     assert loaded.predict(texts) == small_model.predict(texts)
 
 
+def test_the_gate_can_be_set_when_serving(small_model: TfidfTeamClassifier, tmp_path: Path) -> None:
+    path = tmp_path / "model.joblib"
+    small_model.save(path)
+    texts = [*ODD_TEXTS, "my card has not arrived"]
+
+    tfidf_only = load_classifier(path, embedding_gate=0)
+    assert isinstance(tfidf_only, TfidfTeamClassifier)
+    assert tfidf_only.head is None
+    assert tfidf_only.encoder is None
+    assert tfidf_only.version == f"{small_model.version}-gate0"
+    tfidf_p = softmax(small_model.scores(texts) * small_model.inverse_temperature)
+    np.testing.assert_array_equal(tfidf_only.predict_proba(texts)[0], tfidf_p)
+
+    everything = load_classifier(path, embedding_gate=1.0)
+    assert isinstance(everything, TfidfTeamClassifier)
+    assert everything.head is not None
+    assert everything.head.gate == 1.0
+    assert not np.allclose(everything.predict_proba(texts)[0], tfidf_p)  # all re-scored
+    assert load_classifier(path).version == small_model.version  # the trained gate
+
+
 @pytest.mark.parametrize("content", [{"format": 99}, ["not", "a", "model"]])
 def test_loading_something_else_fails_clearly(tmp_path: Path, content: object) -> None:
     path = tmp_path / "model.joblib"

@@ -23,11 +23,12 @@ if TYPE_CHECKING:
 __all__ = ["Prediction", "TeamClassifier", "load_classifier", "train"]
 
 
-def load_classifier(path: Path) -> TeamClassifier:
-    """The classifier that `train` saved at `path`."""
+def load_classifier(path: Path, *, embedding_gate: float | None = None) -> TeamClassifier:
+    """The classifier that `train` saved at `path`, optionally served with another embedding
+    gate (0: TF-IDF alone)."""
     from router.classifier.runtime import load
 
-    return load(path)
+    return load(path, embedding_gate=embedding_gate)
 
 
 def train(

@@ -16,7 +16,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -259,7 +259,9 @@ def predictions_from(
     return predictions
 
 
-def load(path: Path) -> TfidfTeamClassifier:
+def load(path: Path, *, embedding_gate: float | None = None) -> TfidfTeamClassifier:
+    """The saved classifier. `embedding_gate` overrides the trained gate at serve time: the dial
+    between accuracy and speed (0 serves TF-IDF alone and does not load the encoder at all)."""
     artifact = joblib.load(path)
     if not isinstance(artifact, dict) or artifact.get("format") not in READABLE_FORMATS:
         found = artifact.get("format") if isinstance(artifact, dict) else type(artifact).__name__
@@ -267,8 +269,13 @@ def load(path: Path) -> TfidfTeamClassifier:
             f"{path}: not a router classifier artifact of format {ARTIFACT_FORMAT} "
             f"(found {found!r}); retrain with `python -m router.classifier.train`"
         )
+    head = EmbeddingHead.from_data(artifact["head"]) if artifact.get("head") else None
+    version = artifact["version"]
+    if head is not None and embedding_gate is not None and embedding_gate != head.gate:
+        head = replace(head, gate=embedding_gate) if embedding_gate > 0 else None
+        version = f"{version}-gate{embedding_gate:g}"  # decisions say how they were served
     return TfidfTeamClassifier(
-        version=artifact["version"],
+        version=version,
         features=[TfidfFeatures.from_data(f) for f in artifact["features"]],
         weights=np.asarray(artifact["weights"]),
         bias=np.asarray(artifact["bias"]),
@@ -276,5 +283,5 @@ def load(path: Path) -> TfidfTeamClassifier:
         intents=artifact["intents"],
         intent_teams=artifact["intent_teams"],
         metadata=artifact.get("metadata"),
-        head=EmbeddingHead.from_data(artifact["head"]) if artifact.get("head") else None,
+        head=head,
     )
