@@ -29,6 +29,7 @@ from intake.settings import IntakeSettings
 from shared.auth import Role
 from shared.events import Envelope
 from shared.mongo import Document
+from shared.waiting import wait_until
 
 from .intake_samples import account, jpeg, pdf
 from .intake_support import PINNED, serve_in_process
@@ -217,10 +218,14 @@ async def test_duplicates_are_recognised_only_within_the_window(app: InProcess) 
     first = await app.client.post("/v1/tickets", headers=bearer(owner), json=GOOD)
     again = await app.client.post("/v1/tickets", headers=bearer(owner), json=GOOD)
     assert again.json()["ticket_id"] == first.json()["ticket_id"]
-    await asyncio.sleep(1.2)
-    later = await app.client.post("/v1/tickets", headers=bearer(owner), json=GOOD)
+
+    async def answered_anew() -> httpx.Response | None:
+        later = await app.client.post("/v1/tickets", headers=bearer(owner), json=GOOD)
+        return later if later.json()["ticket_id"] != first.json()["ticket_id"] else None
+
+    # within the window every retry is the first ticket; once it has passed, a new one
+    later = await wait_until(answered_anew, timeout=10, what="the window to pass", interval=0.2)
     assert later.status_code == 202
-    assert later.json()["ticket_id"] != first.json()["ticket_id"]
 
 
 @pytest.mark.intake_settings(duplicate_window_seconds=0)
@@ -248,5 +253,11 @@ async def test_a_slot_frees_when_the_window_passes(app: InProcess) -> None:
     assert [(await submit(n)).status_code for n in range(3)] == [202, 202, 429]
     refused = await submit(3)
     assert refused.headers["retry-after"] in ("1", "2")
-    await asyncio.sleep(int(refused.headers["retry-after"]) + 0.1)
-    assert (await submit(4)).status_code == 202
+    started = time.monotonic()
+
+    async def accepted() -> bool:
+        return (await submit(4)).status_code == 202
+
+    await wait_until(accepted, timeout=10, what="a freed slot", interval=0.2)
+    # not before the window had passed: the refusal's Retry-After was honest
+    assert time.monotonic() - started >= int(refused.headers["retry-after"]) - 1
