@@ -1,5 +1,6 @@
-"""The packaged sentence encoder behaves like all-MiniLM-L6-v2: unit vectors, similar meaning
-close, unrelated text far, and a text's vector independent of its batch."""
+"""The packaged sentence encoder, converted to dynamic int8, behaves like all-MiniLM-L6-v2: unit
+vectors, similar meaning close, unrelated text far, and a text's vector independent of its
+batch."""
 
 from __future__ import annotations
 
@@ -42,8 +43,9 @@ def test_vectors_are_unit_length_and_batch_independent(encoder: SentenceEncoder)
     assert encoder.embed([]).shape == (0, DIMENSIONS)
 
 
-def test_memo_returns_the_same_vectors() -> None:
+def test_memo_returns_the_same_vectors(encoder: SentenceEncoder) -> None:
     memo = SentenceEncoder(memo=True)
+    assert memo.id == encoder.id  # the conversion to dynamic int8 is deterministic
     first = memo.embed(["card not arrived", "pending withdrawal"])
     again = memo.embed(["pending withdrawal", "card not arrived"])
     np.testing.assert_array_equal(first[::-1], again)

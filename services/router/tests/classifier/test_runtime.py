@@ -134,7 +134,18 @@ def test_the_gate_can_be_set_when_serving(small_model: TfidfTeamClassifier, tmp_
     assert load_classifier(path).version == small_model.version  # the trained gate
 
 
-@pytest.mark.parametrize("content", [{"format": 99}, ["not", "a", "model"]])
+def test_a_head_whose_encoder_model_does_not_match_its_id_is_refused(
+    small_model: TfidfTeamClassifier, tmp_path: Path
+) -> None:
+    artifact = small_model.to_artifact()
+    artifact["head"]["encoder_model"] = artifact["head"]["encoder_model"][:-1] + b"x"
+    path = tmp_path / "model.joblib"
+    joblib.dump(artifact, path)
+    with pytest.raises(ValueError, match="corrupt"):
+        load_classifier(path)
+
+
+@pytest.mark.parametrize("content", [{"format": 99}, {"format": 2}, ["not", "a", "model"]])
 def test_loading_something_else_fails_clearly(tmp_path: Path, content: object) -> None:
     path = tmp_path / "model.joblib"
     joblib.dump(content, path)

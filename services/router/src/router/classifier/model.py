@@ -3,10 +3,10 @@
 Method: word 1-2-gram and char_wb 2-5-gram TF-IDF (sublinear tf), an L2-regularised logistic
 regression over intents (one-vs-rest, trained by SGD), temperature scaling fitted on
 cross-validated scores, and team probabilities as sums of intent probabilities. With
-`embedding_gate` > 0, a multinomial logistic regression over all-MiniLM-L6-v2 sentence
-embeddings (router.classifier.head) re-scores the texts whose TF-IDF team confidence is below the
-gate, with its own temperature fitted on cross-validated scores of such texts. MODEL_CARD.md has
-the comparison that chose it.
+`embedding_gate` > 0, all-MiniLM-L6-v2 sentence embeddings (router.classifier.head: a
+multinomial logistic regression plus a k-nearest-neighbour vote) re-score the texts whose TF-IDF
+team confidence is below the gate, with their own temperature fitted on cross-validated scores
+of such texts. MODEL_CARD.md has the comparison that chose it.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import FeatureUnion, Pipeline
 
 from router.classifier.data import Example
-from router.classifier.head import EmbeddingHead
+from router.classifier.head import EmbeddingHead, neighbour_scores
 from router.classifier.runtime import Matrix, TfidfFeatures, TfidfTeamClassifier, softmax
 
 if TYPE_CHECKING:
@@ -48,26 +48,34 @@ class ModelParams:
     max_iter: int = 50
     calibration_folds: int = 5
     seed: int = 0
-    embedding_gate: float = 0.75
+    embedding_gate: float = 0.9
     """Embed texts whose TF-IDF team confidence is below this; 0 turns the encoder off."""
-    embedding_c: float = 30.0
+    embedding_c: float = 100.0
     """Inverse L2 penalty of the embedding head's logistic regression."""
+    neighbours_k: int = 10
+    neighbour_sharpness: float = 20.0
+    neighbour_weight: float = 1.0
 
     def describe(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def data_fingerprint(examples: Sequence[Example], params: ModelParams) -> str:
-    """sha256 over the parameters and the training rows, in order."""
-    digest = hashlib.sha256(json.dumps(params.describe(), sort_keys=True).encode())
+def data_fingerprint(
+    examples: Sequence[Example], params: ModelParams, encoder: str | None = None
+) -> str:
+    """sha256 over the parameters, the encoder's id (if any) and the training rows, in order."""
+    described = params.describe() | ({"encoder": encoder} if encoder else {})
+    digest = hashlib.sha256(json.dumps(described, sort_keys=True).encode())
     for e in examples:
         digest.update(json.dumps([e.text, e.intent, e.team]).encode() + b"\n")
     return digest.hexdigest()
 
 
-def model_version(examples: Sequence[Example], params: ModelParams) -> str:
+def model_version(
+    examples: Sequence[Example], params: ModelParams, encoder: str | None = None
+) -> str:
     prefix = VERSION_PREFIX if params.embedding_gate > 0 else "tfidf-lr"
-    return f"{prefix}-{data_fingerprint(examples, params)[:12]}"
+    return f"{prefix}-{data_fingerprint(examples, params, encoder)[:12]}"
 
 
 def intent_team_map(examples: Sequence[Example]) -> dict[str, str]:
@@ -118,23 +126,43 @@ def fit_head(
     membership: Matrix,
     folds: StratifiedKFold,
     params: ModelParams,
-    encoder_id: str,
+    encoder: SentenceEncoder,
 ) -> EmbeddingHead:
     """The embedding head, and its temperature fitted on the out-of-fold combined scores of the
     texts the gate would send to it."""
+    # Stored in half precision: round now, so the fitted and the loaded head agree exactly.
+    embeddings = embeddings.astype(np.float16).astype(np.float32)
     linear = LogisticRegression(C=params.embedding_c, max_iter=3000)
     oof = cross_val_predict(linear, embeddings, intents, cv=folds, method="decision_function")
     linear.fit(embeddings, intents)
     labels = np.searchsorted(linear.classes_, intents)
+    n_intents = len(linear.classes_)
+    votes = np.zeros_like(oof)
+    for train_rows, test_rows in folds.split(embeddings, intents):
+        votes[test_rows] = neighbour_scores(
+            embeddings[test_rows],
+            embeddings[train_rows],
+            labels[train_rows],
+            n_intents,
+            params.neighbours_k,
+            params.neighbour_sharpness,
+        )
     team_confidence = (softmax(tfidf_oof * tfidf_beta) @ membership).max(axis=1)
     gated = team_confidence < params.embedding_gate
     if gated.sum() < 100:  # too few to fit a temperature on: use every text
         gated[:] = True
-    beta = fit_temperature(tfidf_oof[gated] + oof[gated], labels[gated])
+    combined = tfidf_oof + oof + params.neighbour_weight * votes
+    beta = fit_temperature(combined[gated], labels[gated])
     return EmbeddingHead(
-        encoder=encoder_id,
+        encoder=encoder.id,
+        encoder_model=encoder.model,
         weights=np.ascontiguousarray(linear.coef_.T, dtype=np.float32),
         bias=np.asarray(linear.intercept_, dtype=np.float32),
+        neighbours=embeddings,
+        neighbour_intents=labels,
+        k=params.neighbours_k,
+        sharpness=params.neighbour_sharpness,
+        neighbour_weight=params.neighbour_weight,
         inverse_temperature=beta,
         gate=params.embedding_gate,
     )
@@ -172,7 +200,7 @@ def fit(
     ]
     head = None
     if params.embedding_gate > 0:
-        from router.classifier.encoder import ENCODER_ID, SentenceEncoder
+        from router.classifier.encoder import SentenceEncoder
 
         encoder = encoder or SentenceEncoder(threads=n_jobs)
         membership = np.array(
@@ -180,13 +208,14 @@ def fit(
             dtype=np.float64,
         )
         head = fit_head(
-            encoder.embed(texts), intents, tfidf_oof, beta, membership, folds, params, ENCODER_ID
+            encoder.embed(texts), intents, tfidf_oof, beta, membership, folds, params, encoder
         )
     sources: dict[str, int] = {}
     for e in examples:
         sources[e.source] = sources.get(e.source, 0) + 1
+    encoder_name = head.encoder if head is not None else None
     return TfidfTeamClassifier(
-        version=model_version(examples, params),
+        version=model_version(examples, params, encoder_name),
         features=features,
         weights=np.ascontiguousarray(linear.coef_.T, dtype=np.float32),
         bias=np.asarray(linear.intercept_, dtype=np.float32),
@@ -197,7 +226,7 @@ def fit(
             "params": params.describe(),
             "examples": len(examples),
             "sources": sources,
-            "data_sha256": data_fingerprint(examples, params),
+            "data_sha256": data_fingerprint(examples, params, encoder_name),
             "scikit_learn": sklearn.__version__,
         },
         head=head,

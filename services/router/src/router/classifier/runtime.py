@@ -31,8 +31,8 @@ from router.classifier.types import Prediction
 if TYPE_CHECKING:
     from router.classifier.encoder import SentenceEncoder
 
-ARTIFACT_FORMAT = 2
-READABLE_FORMATS = (1, 2)  # format 1: TF-IDF only, no embedding head
+ARTIFACT_FORMAT = 3
+READABLE_FORMATS = (1, 3)  # format 1: TF-IDF only; format 2's head lacked its encoder model
 Matrix = npt.NDArray[np.float64]
 Analyzer = Literal["word", "char_wb"]
 
@@ -163,11 +163,11 @@ class TfidfTeamClassifier:
         self.head = head
         self.encoder = encoder
         if head is not None:
-            from router.classifier.encoder import ENCODER_ID, SentenceEncoder
+            from router.classifier.encoder import SentenceEncoder, encoder_id
 
-            if head.encoder != ENCODER_ID:
-                raise ValueError(f"model fitted on encoder {head.encoder}, installed {ENCODER_ID}")
-            self.encoder = encoder or SentenceEncoder()
+            if head.encoder != encoder_id(head.encoder_model):
+                raise ValueError(f"the head's encoder model is not {head.encoder} (corrupt?)")
+            self.encoder = encoder or SentenceEncoder(model=head.encoder_model)
         self.features = tuple(features)
         self.weights = weights
         self.bias = bias
