@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+import structlog
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import BaseModel
 
 from shared.kafka import (
+    InboundRecord,
     MessageContextMiddleware,
     TransientError,
     consumer_options,
     dead_letter_middleware,
+    handle_isolated,
     raw_body,
 )
 
@@ -85,3 +89,76 @@ async def test_transient_errors_are_retried_not_dead_lettered() -> None:
         await test_broker.publish({"name": "flaky"}, topic="in")
     assert handled == ["flaky"]
     assert dead == []
+
+
+# -- one record inside a batch: handle_isolated ------------------------------------------------
+
+
+class RecordingSink:
+    def __init__(self) -> None:
+        self.sent: list[tuple[InboundRecord, str, int]] = []
+
+    async def send(self, record: InboundRecord, error: BaseException, attempts: int = 1) -> None:
+        self.sent.append((record, type(error).__name__, attempts))
+
+
+RECORD = InboundRecord(
+    topic="in",
+    partition=2,
+    offset=17,
+    key=b"T-1",
+    value=b"{}",
+    headers={"ticket_id": "T-1", "event_id": "e-1"},
+)
+
+
+def failing(errors: list[BaseException]) -> tuple[Callable[[], Awaitable[None]], list[int]]:
+    """A handler that raises `errors` one per call, then succeeds; and its call count."""
+    calls = [0]
+
+    async def handle() -> None:
+        calls[0] += 1
+        if errors:
+            raise errors.pop(0)
+
+    return handle, calls
+
+
+async def test_isolated_poison_is_dead_lettered_at_once_and_not_raised() -> None:
+    sink = RecordingSink()
+    handle, calls = failing([ValueError("bad shape")])
+    await handle_isolated(RECORD, handle, sink)
+    assert calls == [1]
+    assert sink.sent == [(RECORD, "ValueError", 1)]
+
+
+async def test_isolated_failure_is_retried_then_dead_lettered() -> None:
+    sink = RecordingSink()
+    handle, calls = failing([RuntimeError("bug"), RuntimeError("bug")])
+    await handle_isolated(RECORD, handle, sink)
+    assert (calls, sink.sent) == ([3], [])  # third attempt succeeded
+
+    handle, calls = failing([RuntimeError("bug")] * 3)
+    await handle_isolated(RECORD, handle, sink)
+    assert calls == [3]
+    assert sink.sent == [(RECORD, "RuntimeError", 3)]
+
+
+async def test_isolated_transient_error_propagates_for_the_batch_to_be_redelivered() -> None:
+    sink = RecordingSink()
+    handle, calls = failing([ConnectionError("mongo away")])
+    with pytest.raises(ConnectionError):
+        await handle_isolated(RECORD, handle, sink)
+    assert (calls, sink.sent) == ([1], [])
+
+
+async def test_isolated_log_lines_carry_the_records_context() -> None:
+    seen: dict[str, Any] = {}
+
+    async def handle() -> None:
+        seen.update(structlog.contextvars.get_contextvars())
+
+    await handle_isolated(RECORD, handle, RecordingSink())
+    assert seen["ticket_id"] == "T-1"
+    assert (seen["event_id"], seen["partition"], seen["offset"]) == ("e-1", 2, 17)
+    assert "ticket_id" not in structlog.contextvars.get_contextvars()  # unbound afterwards

@@ -26,20 +26,16 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from shared.kafka import current_records
+from shared.kafka import InboundRecord
 from shared.topics import DLQ_SUFFIX as _DLQ_SUFFIX
 from shared.topics import Topics
 
 REDRIVE_HEADER = "x-redrive-count"
 
 
-def redrive_count() -> int:
-    """How often the message being handled was re-driven by an operator (0: never)."""
-    records = current_records()
-    try:
-        return max(int(r.headers.get(REDRIVE_HEADER, "0")) for r in records) if records else 0
-    except ValueError:
-        return 0
+def record_redrive_count(record: InboundRecord) -> int:
+    """How often this record was re-driven by an operator (0: never; -1: a garbled header)."""
+    return _int(record.headers.get(REDRIVE_HEADER))
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,10 +8,10 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import structlog
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
@@ -29,6 +29,7 @@ from shared.settings import ServiceSettings
 from shared.topics import Topics
 
 log = get_logger(__name__)
+T = TypeVar("T")
 
 # Consumers commit after the effect is done; on an error the middleware below decides.
 CONSUMER_ACK_POLICY = AckPolicy.NACK_ON_ERROR
@@ -171,19 +172,25 @@ class MessageContextMiddleware(BaseMiddleware):
         self, call_next: Callable[[StreamMessage[Any]], Awaitable[Any]], msg: StreamMessage[Any]
     ) -> Any:
         token = _current_message.set(msg)
-        headers = msg.headers or {}
-        context = {
-            "event_id": headers.get("event_id"),
-            "event_type": headers.get("event_type"),
-            "ticket_id": headers.get("ticket_id"),
-            "correlation_id": headers.get("correlation_id") or msg.correlation_id,
-            **_record_meta(msg),
-        }
+        context = log_context(msg.headers or {}, _record_meta(msg), msg.correlation_id)
         try:
             with structlog.contextvars.bound_contextvars(**context):
                 return await call_next(msg)
         finally:
             _current_message.reset(token)
+
+
+def log_context(
+    headers: Mapping[str, Any], source: Mapping[str, Any], correlation_id: str | None = None
+) -> dict[str, Any]:
+    """What every log line written while handling a record says about the record."""
+    return {
+        "event_id": headers.get("event_id"),
+        "event_type": headers.get("event_type"),
+        "ticket_id": headers.get("ticket_id"),
+        "correlation_id": headers.get("correlation_id") or correlation_id,
+        **source,
+    }
 
 
 def dead_letter_headers(
@@ -239,6 +246,15 @@ async def send_to_dead_letter(
     )
 
 
+def worth_retrying(error: Exception, attempt: int, max_attempts: int) -> bool:
+    """A failing handler is retried in place (and the retry logged) unless the message is
+    poison or it has had `max_attempts`; then it is dead-lettered."""
+    if isinstance(error, POISON_ERRORS) or attempt >= max_attempts:
+        return False
+    log.warning("handler failed, retrying", error=describe_error(error), attempt=attempt)
+    return True
+
+
 def dead_letter_middleware(
     service: str,
     *,
@@ -269,10 +285,7 @@ def dead_letter_middleware(
                     )
                     await asyncio.sleep(transient_backoff[attempt - 1])
                 except Exception as exc:
-                    if not isinstance(exc, POISON_ERRORS) and attempt < max_attempts:
-                        log.warning(
-                            "handler failed, retrying", error=describe_error(exc), attempt=attempt
-                        )
+                    if worth_retrying(exc, attempt, max_attempts):
                         continue
                     await self._dead_letter(msg, exc, attempt)
                     return None
@@ -364,16 +377,54 @@ class DeadLetterSink(Protocol):
     ) -> None: ...
 
 
-async def decode_batch(
+async def decode_records(
     records: Iterable[InboundRecord],
-    adapter: TypeAdapter[Any],
+    adapter: TypeAdapter[T],
     dead_letters: DeadLetterSink,
-) -> list[Any]:
-    """Decode each record; a record that does not decode goes to the DLQ alone."""
+) -> list[tuple[InboundRecord, T]]:
+    """Each record with its decoded event; a record that does not decode goes to the DLQ alone."""
     decoded = []
     for record in records:
         try:
-            decoded.append(adapter.validate_json(record.value))
+            decoded.append((record, adapter.validate_json(record.value)))
         except ValidationError as exc:
             await dead_letters.send(record, exc)
     return decoded
+
+
+async def decode_batch(
+    records: Iterable[InboundRecord],
+    adapter: TypeAdapter[T],
+    dead_letters: DeadLetterSink,
+) -> list[T]:
+    """The decoded events; a record that does not decode goes to the DLQ alone."""
+    return [event for _, event in await decode_records(records, adapter, dead_letters)]
+
+
+async def handle_isolated(
+    record: InboundRecord,
+    handle: Callable[[], Awaitable[None]],
+    dead_letters: DeadLetterSink,
+    *,
+    max_attempts: int = 3,
+) -> None:
+    """One record's handling inside a batch, under dead_letter_middleware's policy applied to
+    this record alone: poison, or an error that persists `max_attempts`, sends it to the DLQ
+    while the rest of the batch goes on; a transient infrastructure error propagates, so the
+    middleware retries the batch and, failing that, it is redelivered. Log lines carry the
+    record's context, as MessageContextMiddleware gives a single message's."""
+    context = log_context(record.headers, record.source)
+    with structlog.contextvars.bound_contextvars(**context):
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                await handle()
+                return
+            except TRANSIENT_ERRORS:
+                raise
+            except Exception as exc:
+                if worth_retrying(exc, attempt, max_attempts):
+                    continue
+                await dead_letters.send(record, exc, attempt)
+                return

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from faststream_fastapi import FastStreamAPI
 from jinja2 import PackageLoader, select_autoescape
 from jinja2.sandbox import ImmutableSandboxedEnvironment
-from pydantic import Field
+from pydantic import Field, TypeAdapter
 
 from notifier.adapters.kafka import KafkaFailedDeliveries
 from notifier.adapters.mongo import MongoAccountDirectory, MongoNotificationLedger, MongoRetryQueue
@@ -21,7 +21,7 @@ from notifier.domain.backoff import RetryPolicy
 from notifier.domain.compose import MailSettings
 from notifier.service import NotificationService
 from notifier.settings import NotifierSettings
-from shared.deadletters import redrive_count
+from shared.deadletters import record_redrive_count
 from shared.directory import ACCOUNTS_COLLECTION, DIRECTORY_DATABASE
 from shared.events import (
     AgentReplied,
@@ -33,7 +33,18 @@ from shared.events import (
     TicketRouted,
     TicketSubmitted,
 )
-from shared.kafka import KafkaEventPublisher, consumer_options, create_broker
+from shared.kafka import (
+    InboundRecord,
+    KafkaDeadLetters,
+    KafkaEventPublisher,
+    consumer_options,
+    create_broker,
+    current_records,
+    decode_records,
+    handle_isolated,
+    raw_body,
+)
+from shared.keyed import in_key_order
 from shared.logging import get_logger
 from shared.metrics import ServiceMetrics
 from shared.mongo import create_mongo_client, mongo_is_ready
@@ -53,6 +64,7 @@ NotifiableEvent = Annotated[
     | StatusChanged,
     Field(discriminator="event_type"),
 ]
+notifiable_event: TypeAdapter[NotifiableEvent] = TypeAdapter(NotifiableEvent)
 
 
 def mail_templates() -> ImmutableSandboxedEnvironment:
@@ -120,15 +132,36 @@ def build(settings: NotifierSettings) -> ServiceApp:
         on_outcome=lambda kind, outcome: emails.labels(kind, outcome).inc(),
     )
 
+    dead_letters = KafkaDeadLetters(broker, SERVICE)
+
+    # In batches, one request's events in order and up to `concurrency` requests at once: one
+    # mail at a time spent most of its time waiting on MongoDB and the SMTP server.
     @broker.subscriber(
         topics.submitted,
         topics.routed,
         topics.activity,
+        batch=True,
+        max_records=settings.batch_max_records,
+        batch_timeout_ms=settings.batch_timeout_ms,
+        decoder=raw_body,
         title="notify",
         **consumer_options(SERVICE),
     )
-    async def on_event(event: NotifiableEvent) -> None:
-        await service.handle(event, redriven=redrive_count() > 0)
+    async def notify(_: list[bytes]) -> None:
+        async def deliver(item: tuple[InboundRecord, NotifiableEvent]) -> None:
+            record, event = item
+            redriven = record_redrive_count(record) > 0
+            await handle_isolated(
+                record, lambda: service.handle(event, redriven=redriven), dead_letters
+            )
+
+        decoded = await decode_records(current_records(), notifiable_event, dead_letters)
+        await in_key_order(
+            decoded,
+            key=lambda item: item[1].ticket_id,
+            work=deliver,
+            concurrency=settings.concurrency,
+        )
 
     broker.publisher(topics.notifications, schema=NotificationEvent, title="notifications")
 

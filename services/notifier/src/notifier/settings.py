@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
@@ -27,3 +27,7 @@ class NotifierSettings(ServiceSettings):
     retry_base_seconds: float = 2.0
     retry_max_delay_seconds: float = 300.0
     retry_poll_seconds: float = 0.5
+    batch_max_records: int = 200
+    batch_timeout_ms: int = 200  # the longest an idle poll waits; data returns at once
+    concurrency: int = Field(default=16, ge=1)
+    """Requests whose mails are sent at once (each its own SMTP connection)."""
