@@ -43,6 +43,7 @@ from devstack.bench.workload import (
     submitted_events,
 )
 from devstack.stack import SERVICES, EmbeddedStack, StackConfig, StackPorts, free_port
+from history.projection_bench import events_per_second, sample_records
 from shared.catalog import load_catalog
 from shared.topics import Topics
 from shared.waiting import DeadlineExceededError, wait_until
@@ -293,6 +294,8 @@ def summarise(
 ) -> dict[str, Any]:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     png = plot(phases, options.out_dir / f"bench-{stamp}.png")
+    # The same work without the store, in this process: what the store costs is the gap.
+    projection_cpu = round(events_per_second(sample_records(2000)), 1)
     rss = {name: round(v / MB, 1) for name, v in sampler.peak_rss().items()}
     one = routers.get("burst")
     two = routers.get("burst-2")
@@ -320,6 +323,7 @@ def summarise(
             "two_routers_records_per_s": two,
             "two_routers_speedup": two / one if one and two else None,
             "history_events_per_s_peak_5s": history_rate or None,
+            "history_projection_cpu_events_per_s": projection_cpu,
             "peak_rss_mb": rss,
             "targets": targets,
             "plot": str(png),
@@ -336,6 +340,7 @@ def summarise(
         print(f"router, 2 replicas    {two:>9,.0f} records/s  = x{two / one if one else 0:.2f}")
     if history_rate:
         print(f"history projection    {history_rate:>9,.0f} events/s (best 5 s during burst)")
+    print(f"  the same, no store  {projection_cpu:>9,.0f} events/s (decode + fold + document)")
     print("peak RSS (MB)         " + ", ".join(f"{k} {v}" for k, v in sorted(rss.items())))
     print()
     for name, target in targets.items():
