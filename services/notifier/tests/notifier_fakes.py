@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 
@@ -18,6 +19,9 @@ class FakeDirectory:
 
     async def get(self, account_id: str) -> AccountRecord | None:
         return self.accounts.get(account_id)
+
+    async def get_many(self, account_ids: Sequence[str]) -> dict[str, AccountRecord | None]:
+        return {a: self.accounts.get(a) for a in account_ids}
 
 
 @dataclass
@@ -43,6 +47,9 @@ class FakeLedger:
             return existing
         self.entries[notification_id] = LedgerEntry("sending")
         return None
+
+    async def claim_many(self, notification_ids: Sequence[str]) -> dict[str, LedgerEntry | None]:
+        return {i: await self.claim(i) for i in notification_ids}
 
     async def mark_sent(self, notification_id: str, message_id: str) -> None:
         self.entries[notification_id] = LedgerEntry("sent", message_id=message_id)

@@ -1,14 +1,16 @@
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 import pytest
 
 from notifier.app import mail_templates
 from notifier.domain.backoff import RetryPolicy
 from notifier.domain.compose import MailSettings
-from notifier.ports import PermanentMailError, TransientMailError
+from notifier.ports import LedgerEntry, PermanentMailError, TransientMailError
 from notifier.service import NotificationService
+from shared.directory import AccountRecord
 from shared.events import NotificationFailed, NotificationSent, TicketSubmitted, new_ticket_id
 from shared.topics import Topics
 
@@ -134,6 +136,64 @@ async def test_permanent_failure_fails_fast_into_the_dlq() -> None:
     assert h.retries.scheduled == {}
     assert len(h.failed.parked) == 1
     assert {type(e) for e in h.outcomes()} == {NotificationFailed}
+
+
+class CountingLedger(FakeLedger):
+    claims: int = 0
+    bulk_claims: int = 0
+
+    async def claim(
+        self, notification_id: str, *, retake_failed: bool = False
+    ) -> LedgerEntry | None:
+        self.claims += 1
+        return await super().claim(notification_id, retake_failed=retake_failed)
+
+    async def claim_many(self, notification_ids: Sequence[str]) -> dict[str, LedgerEntry | None]:
+        self.bulk_claims += 1
+        return {i: await FakeLedger.claim(self, i) for i in notification_ids}
+
+
+class CountingDirectory(FakeDirectory):
+    lookups: int = 0
+
+    async def get(self, account_id: str) -> AccountRecord | None:
+        self.lookups += 1
+        return await super().get(account_id)
+
+
+async def test_a_batch_reads_accounts_and_claims_once_then_each_mail_only_marks() -> None:
+    h = harness()
+    ledger, directory = CountingLedger(), CountingDirectory()
+    service = replace(h.service, ledger=ledger, directory=directory)
+    events = [submitted("acc-1001"), submitted("acc-1002"), submitted("acc-1003")]
+
+    batch = await service.for_batch(events)
+    for event in events:
+        await batch.handle(event)
+    assert (ledger.bulk_claims, directory.lookups) == (1, 0)
+    assert ledger.claims == 1  # only acc-1003's failure re-asserts its claim before recording
+    assert len(h.mailer.sent) == 2  # acc-1003 has no verified address
+    assert {e.state for e in ledger.entries.values()} == {"sent", "failed"}
+
+    # The whole batch redelivered: the bulk claim finds them done, nothing is sent again.
+    again = await service.for_batch(events)
+    for event in events:
+        await again.handle(event)
+    assert len(h.mailer.sent) == 2
+    assert ledger.bulk_claims == 2
+
+
+async def test_a_redriven_event_in_a_batch_retakes_its_failed_notification() -> None:
+    h = harness()
+    h.mailer.fail_next.append(PermanentMailError("550 mailbox full"))
+    event = submitted()
+    await h.service.handle(event)
+    assert h.mailer.sent == []
+    batch = await h.service.for_batch([event])
+    await batch.handle(event)  # a plain redelivery: failed stays failed
+    assert h.mailer.sent == []
+    await batch.handle(event, redriven=True)  # the operator re-drove it after a fix
+    assert len(h.mailer.sent) == 1
 
 
 def test_backoff_grows_exponentially_with_jitter_and_a_cap() -> None:

@@ -148,14 +148,16 @@ def build(settings: NotifierSettings) -> ServiceApp:
         **consumer_options(SERVICE),
     )
     async def notify(_: list[bytes]) -> None:
+        decoded = await decode_records(current_records(), notifiable_event, dead_letters)
+        batch = await service.for_batch([event for _, event in decoded])
+
         async def deliver(item: tuple[InboundRecord, NotifiableEvent]) -> None:
             record, event = item
             redriven = record_redrive_count(record) > 0
             await handle_isolated(
-                record, lambda: service.handle(event, redriven=redriven), dead_letters
+                record, lambda: batch.handle(event, redriven=redriven), dead_letters
             )
 
-        decoded = await decode_records(current_records(), notifiable_event, dead_letters)
         await in_key_order(
             decoded,
             key=lambda item: item[1].ticket_id,

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Literal, Protocol
@@ -10,6 +11,9 @@ from shared.events import Envelope
 
 class AccountDirectory(Protocol):
     async def get(self, account_id: str) -> AccountRecord | None: ...
+
+    async def get_many(self, account_ids: Sequence[str]) -> dict[str, AccountRecord | None]:
+        """Every asked id, with its record or None when the directory has none."""
 
 
 class TransientMailError(Exception):
@@ -39,6 +43,10 @@ class NotificationLedger(Protocol):
         """Claim a notification before sending. None: claimed now, go ahead. Otherwise the
         entry that was already there ("sending" means an earlier attempt died mid-way).
         retake_failed: claim a failed one again (an operator re-drove its dead letter)."""
+
+    async def claim_many(self, notification_ids: Sequence[str]) -> dict[str, LedgerEntry | None]:
+        """claim() for many in one round trip. An id may be missing from the answer (its
+        entry vanished between the write and the read): claim it alone."""
 
     async def mark_sent(self, notification_id: str, message_id: str) -> None: ...
 

@@ -14,11 +14,12 @@ failure (5xx) or the last failed retry records NotificationFailed and dead-lette
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 
 from jinja2 import Environment
 
+from notifier.batch import PreclaimedLedger, PrefetchedDirectory
 from notifier.domain.backoff import RetryPolicy
 from notifier.domain.compose import MailSettings, UnsendableError, compose
 from notifier.domain.plan import PlannedNotification, plan
@@ -67,6 +68,20 @@ class NotificationService:
         that failed are tried again (a plain redelivery leaves them failed)."""
         for planned in plan(event):
             await self._deliver(planned, 1, retake_failed=redriven)
+
+    async def for_batch(self, events: Sequence[Envelope]) -> NotificationService:
+        """This service for one batch of events: their accounts read and their notifications
+        claimed up front (notifier.batch), one round trip each instead of one per mail."""
+        planned = [p for event in events for p in plan(event)]
+        if not planned:
+            return self
+        accounts = await self.directory.get_many(sorted({p.source.account_id for p in planned}))
+        claims = await self.ledger.claim_many([p.notification_id for p in planned])
+        return replace(
+            self,
+            directory=PrefetchedDirectory(accounts, self.directory),
+            ledger=PreclaimedLedger(claims, self.ledger),
+        )
 
     async def retry_due(self, limit: int = 50) -> int:
         """Make the due retries' next attempt; returns how many were attempted."""

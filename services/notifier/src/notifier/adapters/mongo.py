@@ -1,15 +1,18 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
 from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from notifier.ports import LedgerEntry, ScheduledRetry
 from shared.directory import AccountRecord
 from shared.events import any_event_adapter, utcnow
 from shared.mongo import Document
+
+_DUPLICATE_KEY = 11000
 
 
 class MongoAccountDirectory:
@@ -19,6 +22,12 @@ class MongoAccountDirectory:
     async def get(self, account_id: str) -> AccountRecord | None:
         document = await self._accounts.find_one({"_id": account_id})
         return AccountRecord.model_validate(document) if document else None
+
+    async def get_many(self, account_ids: Sequence[str]) -> dict[str, AccountRecord | None]:
+        found: dict[str, AccountRecord | None] = dict.fromkeys(account_ids)
+        async for document in self._accounts.find({"_id": {"$in": list(account_ids)}}):
+            found[document["_id"]] = AccountRecord.model_validate(document)
+        return found
 
 
 class MongoNotificationLedger:
@@ -48,12 +57,30 @@ class MongoNotificationLedger:
             existing = await self._ledger.find_one({"_id": notification_id})
             if existing is None:  # released between our insert and read: claim again
                 return await self.claim(notification_id)
-            return LedgerEntry(
-                state=existing["state"],
-                message_id=existing.get("message_id"),
-                reason=existing.get("reason"),
-            )
+            return _entry(existing)
         return None
+
+    async def claim_many(self, notification_ids: Sequence[str]) -> dict[str, LedgerEntry | None]:
+        if not notification_ids:
+            return {}
+        now = utcnow()
+        claims = [{"_id": i, "state": "sending", "claimed_at": now} for i in notification_ids]
+        try:
+            await self._ledger.insert_many(claims, ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details["writeErrors"]
+            if any(e.get("code") != _DUPLICATE_KEY for e in errors):
+                raise
+            taken = {notification_ids[e["index"]] for e in errors}
+        else:
+            taken = set()
+        answer: dict[str, LedgerEntry | None] = {
+            i: None for i in notification_ids if i not in taken
+        }
+        if taken:
+            async for existing in self._ledger.find({"_id": {"$in": sorted(taken)}}):
+                answer[existing["_id"]] = _entry(existing)
+        return answer
 
     async def mark_sent(self, notification_id: str, message_id: str) -> None:
         await self._ledger.update_one(
@@ -69,6 +96,14 @@ class MongoNotificationLedger:
 
     async def release(self, notification_id: str) -> None:
         await self._ledger.delete_one({"_id": notification_id, "state": "sending"})
+
+
+def _entry(document: Document) -> LedgerEntry:
+    return LedgerEntry(
+        state=document["state"],
+        message_id=document.get("message_id"),
+        reason=document.get("reason"),
+    )
 
 
 class MongoRetryQueue:
