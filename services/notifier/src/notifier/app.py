@@ -134,8 +134,8 @@ def build(settings: NotifierSettings) -> ServiceApp:
 
     dead_letters = KafkaDeadLetters(broker, SERVICE)
 
-    # In batches, one request's events in order and up to `concurrency` requests at once: one
-    # mail at a time spent most of its time waiting on MongoDB and the SMTP server.
+    # In batches: accounts and claims read and written once per batch, one request's events in
+    # order, and up to `concurrency` requests at once (1 by default: see NotifierSettings).
     @broker.subscriber(
         topics.submitted,
         topics.routed,
