@@ -64,7 +64,7 @@ faults: setup model
 
 # Dead letters on the running stack (make run); KAFKA_PORT as for make run.
 KAFKA_PORT ?= 9092
-DLQ := $(RUN) python -m shared.deadletters --bootstrap-servers 127.0.0.1:$(KAFKA_PORT)
+DLQ := $(RUN) python -m shared.kafka.dlq --bootstrap-servers 127.0.0.1:$(KAFKA_PORT)
 deadletters: setup
 	@$(DLQ) list $(if $(TOPIC),--topic $(TOPIC))
 redrive: setup

@@ -16,7 +16,7 @@ from prometheus_client.samples import Sample
 
 from devstack.stack import SERVICES, EmbeddedStack
 from devstack.testing import bearer
-from shared.topics import Topics
+from shared.contracts.topics import Topics
 from shared.waiting import wait_until
 
 pytestmark = pytest.mark.e2e

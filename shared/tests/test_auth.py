@@ -9,17 +9,11 @@ import pytest
 from fastapi import Depends, FastAPI
 from httpx import ASGITransport, AsyncClient
 
-from shared.auth import (
-    InvalidTokenError,
-    Principal,
-    Role,
-    TokenVerifier,
-    issue_token,
-    load_jwks,
-    require_roles,
-)
-from shared.problems import install_problem_handlers
+from shared.contracts.identity import Principal, Role
+from shared.http.auth import require_roles
+from shared.http.problems import install_problem_handlers
 from shared.settings import ServiceSettings
+from shared.tokens import InvalidTokenError, TokenVerifier, issue_token, load_jwks
 
 pytestmark = pytest.mark.unit
 

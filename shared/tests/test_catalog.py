@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from shared.catalog import Catalog, load_catalog
-from shared.topics import Topics
+from shared.contracts.catalog import Catalog, load_catalog
+from shared.contracts.topics import Topics
 
 pytestmark = pytest.mark.unit
 

@@ -11,15 +11,10 @@ from faststream.kafka import KafkaBroker, TestKafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import BaseModel
 
-from shared.kafka import (
-    InboundRecord,
-    MessageContextMiddleware,
-    TransientError,
-    consumer_options,
-    dead_letter_middleware,
-    handle_isolated,
-    raw_body,
-)
+from shared.kafka.broker import consumer_options
+from shared.kafka.context import MessageContextMiddleware, raw_body
+from shared.kafka.dead_letters import dead_letter_middleware, handle_isolated
+from shared.kafka.records import InboundRecord, TransientError
 
 pytestmark = pytest.mark.unit
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from shared.events import ALL_EVENT_TYPES, Envelope
+from shared.contracts.events import ALL_EVENT_TYPES, Envelope
 
 SCHEMAS = Path(__file__).with_name("schemas")
 pytestmark = pytest.mark.unit

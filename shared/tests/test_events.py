@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from pydantic import ValidationError
 
-from shared.events import (
+from shared.contracts.events import (
     TICKET_ID_PATTERN,
     AgentReplied,
     TicketSubmitted,

@@ -7,8 +7,10 @@ import json
 import pytest
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 
-from shared.events import TicketSubmitted, new_ticket_id
-from shared.kafka import MessageContextMiddleware, consumer_options, event_headers
+from shared.contracts.events import TicketSubmitted, new_ticket_id
+from shared.kafka.broker import consumer_options
+from shared.kafka.context import MessageContextMiddleware
+from shared.kafka.publishing import event_headers
 from shared.logging import configure_logging, get_logger
 
 pytestmark = pytest.mark.unit

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.statuses import (
+from shared.contracts.statuses import (
     IllegalTransitionError,
     Status,
     check_transition,

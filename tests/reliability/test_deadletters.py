@@ -16,8 +16,8 @@ from aiokafka import AIOKafkaProducer
 
 from devstack.stack import EmbeddedStack
 from devstack.testing import bearer, read_maildir, read_topic
-from shared.deadletters import DeadLetter, read_dead_letters
-from shared.events import new_ticket_id
+from shared.contracts.events import new_ticket_id
+from shared.kafka.dlq import DeadLetter, read_dead_letters
 from shared.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
@@ -30,7 +30,7 @@ async def cli(stack: EmbeddedStack, *args: str) -> str:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "shared.deadletters",
+        "shared.kafka.dlq",
         "--bootstrap-servers",
         stack.config.kafka_bootstrap,
         *args,

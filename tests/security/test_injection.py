@@ -13,8 +13,8 @@ import pytest
 from devstack.stack import EmbeddedStack
 from devstack.testing import bearer, wait_for_mail
 from shared.admin import seed_directory
-from shared.auth import Role
-from shared.directory import AccountRecord
+from shared.contracts.directory import AccountRecord
+from shared.contracts.identity import Role
 from shared.waiting import wait_until
 
 from .security_support import GOOD_TICKET, components, operations, resolve, submit_ticket

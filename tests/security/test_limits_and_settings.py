@@ -16,8 +16,9 @@ import pytest
 from devstack.processes import ManagedProcess
 from devstack.stack import SERVICES, EmbeddedStack, free_port
 from devstack.testing import bearer
-from shared.auth import Role, issue_token
+from shared.contracts.identity import Role
 from shared.settings import DEVELOPMENT_JWT_SECRET
+from shared.tokens import issue_token
 from shared.waiting import wait_until
 
 from .security_support import GOOD_TICKET

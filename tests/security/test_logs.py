@@ -15,7 +15,7 @@ from aiokafka import AIOKafkaProducer
 
 from devstack.stack import SERVICES, EmbeddedStack
 from devstack.testing import bearer, read_topic, wait_for_mail
-from shared.events import new_ticket_id
+from shared.contracts.events import new_ticket_id
 from shared.waiting import wait_until
 
 from .security_support import GOOD_TICKET, hostile_tokens

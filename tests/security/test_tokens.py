@@ -9,7 +9,7 @@ import pytest
 
 from devstack.stack import SERVICES, EmbeddedStack
 from devstack.testing import bearer
-from shared.auth import Role
+from shared.contracts.identity import Role
 
 from .security_support import hostile_tokens, operations, submit_ticket
 

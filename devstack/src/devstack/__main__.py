@@ -11,8 +11,9 @@ from datetime import timedelta
 from pathlib import Path
 
 from devstack.stack import EmbeddedStack, StackConfig, StackError, StackPorts
-from shared.auth import Role, issue_token
+from shared.contracts.identity import Role
 from shared.settings import ServiceSettings
+from shared.tokens import issue_token
 
 
 def _banner(config: StackConfig) -> str:

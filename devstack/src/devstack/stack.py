@@ -19,9 +19,10 @@ from aiokafka.admin import AIOKafkaAdminClient
 from pymongo import AsyncMongoClient
 
 from devstack.processes import ManagedProcess
-from shared.admin import create_topics, seed_directory, topic_plan
-from shared.catalog import load_catalog
-from shared.topics import Topics
+from shared.admin import seed_directory
+from shared.contracts.catalog import load_catalog
+from shared.contracts.topics import Topics
+from shared.kafka.admin import create_topics, topic_plan
 from shared.waiting import wait_until
 
 SERVICES = ("intake", "router", "notifier", "history")

@@ -26,8 +26,9 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from devstack.stack import SERVICES, EmbeddedStack, StackConfig, StackPorts
-from shared.auth import Role, issue_token
+from shared.contracts.identity import Role
 from shared.settings import ServiceSettings
+from shared.tokens import issue_token
 from shared.waiting import wait_until
 
 

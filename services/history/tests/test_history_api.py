@@ -16,10 +16,11 @@ from devstack.stack import EmbeddedStack
 from devstack.testing import bearer
 from history.adapters.mongo import MongoRequestRepository
 from history.app import build
+from history.service import HistoryService
 from history.settings import HistorySettings
 from history.web import SESSION_COOKIE
-from shared.auth import Role
-from shared.statuses import Status
+from shared.contracts.identity import Role
+from shared.contracts.statuses import Status
 
 from .test_history_store import request
 
@@ -51,7 +52,9 @@ async def site(infra: EmbeddedStack) -> AsyncIterator[Site]:
         page_size=2,
     )
     app = build(settings).http
-    repository: MongoRequestRepository = app.state.repository
+    service: HistoryService = app.state.history_service
+    repository = service.repository
+    assert isinstance(repository, MongoRequestRepository)
     await repository.ensure_indexes()
     alice = [
         request(ALICE, timedelta(0), f"{SECRET} Withdrawal (BTC) stuck", route_after=timedelta(1)),
@@ -61,7 +64,7 @@ async def site(infra: EmbeddedStack) -> AsyncIterator[Site]:
         ),
     ]
     bob = request(BOB, timedelta(3), f"{SECRET} Bob's own withdrawal", route_after=timedelta(1))
-    await repository.apply_events([e for r in [*alice, bob] for e in r])
+    await service.apply_events([e for r in [*alice, bob] for e in r])
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
         yield Site(client, transport, [r[0].ticket_id for r in alice], bob[0].ticket_id)

@@ -23,17 +23,11 @@ from pymongo import AsyncMongoClient
 from devstack.stack import EmbeddedStack
 from devstack.testing import bearer
 from history.settings import HistorySettings
-from shared.events import (
-    AgentReplied,
-    Envelope,
-    StatusChanged,
-    StatusTransition,
-    utcnow,
-)
-from shared.kafka import event_headers
+from shared.contracts.events import AgentReplied, Envelope, StatusChanged, StatusTransition, utcnow
+from shared.contracts.statuses import Status
+from shared.contracts.topics import Topics
+from shared.kafka.publishing import event_headers
 from shared.mongo import Document
-from shared.statuses import Status
-from shared.topics import Topics
 from shared.waiting import wait_until
 
 from .webdriver import Browser, browser_paths

@@ -18,7 +18,7 @@ from history.domain.listing import (
     statuses_for,
 )
 from history.domain.stats import InvalidWindowError, StatsWindow
-from shared.statuses import Status
+from shared.contracts.statuses import Status
 
 pytestmark = pytest.mark.unit
 

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from history.domain.projection import RequestView, apply
-from shared.events import (
+from shared.contracts.events import (
     AgentReplied,
     AttachmentRef,
     CommentAdded,
@@ -28,7 +28,7 @@ from shared.events import (
     TicketSubmitted,
     new_ticket_id,
 )
-from shared.statuses import Status
+from shared.contracts.statuses import Status
 
 pytestmark = pytest.mark.unit
 

@@ -17,7 +17,8 @@ from devstack.stack import EmbeddedStack
 from history.adapters.mongo import MongoRequestRepository
 from history.domain.listing import ListQuery, Order, SortField
 from history.domain.stats import StatsWindow
-from shared.events import (
+from history.service import HistoryService
+from shared.contracts.events import (
     AgentReplied,
     Envelope,
     StatusChanged,
@@ -26,12 +27,17 @@ from shared.events import (
     TicketSubmitted,
     new_ticket_id,
 )
+from shared.contracts.statuses import Status
 from shared.mongo import Document
-from shared.statuses import Status
 
 from .test_history_projection import T0, story
 
 pytestmark = pytest.mark.integration
+
+
+async def apply(repository: MongoRequestRepository, events: list[Envelope]) -> int:
+    """The projection's fold, on the store under test."""
+    return await HistoryService(repository).apply_events(events)
 
 
 @pytest.fixture
@@ -98,8 +104,8 @@ def request(
 
 async def test_batch_apply_is_idempotent(repository: MongoRequestRepository) -> None:
     events = story()
-    assert await repository.apply_events(events) == len(events)
-    assert await repository.apply_events(events) == 0
+    assert await apply(repository, events) == len(events)
+    assert await apply(repository, events) == 0
     view = await repository.get(events[0].ticket_id)
     assert view is not None
     assert view.status is Status.SOLVED
@@ -110,7 +116,7 @@ async def test_batch_apply_is_idempotent(repository: MongoRequestRepository) -> 
 async def test_concurrent_writers_lose_nothing(repository: MongoRequestRepository) -> None:
     events = story()
     # two replicas applying different events of the same request at the same time
-    await asyncio.gather(*(repository.apply_events([e]) for e in events))
+    await asyncio.gather(*(apply(repository, [e]) for e in events))
     view = await repository.get(events[0].ticket_id)
     assert view is not None
     assert len(view.timeline) == len(events)
@@ -121,9 +127,9 @@ async def test_a_request_is_listed_once_its_submission_is_known(
     repository: MongoRequestRepository,
 ) -> None:
     submitted, routed, *_ = story()
-    await repository.apply_events([routed])  # overtook the submission
+    await apply(repository, [routed])  # overtook the submission
     assert (await repository.list_page(ListQuery("acc-1001"))).items == []
-    await repository.apply_events([submitted])
+    await apply(repository, [submitted])
     [item] = (await repository.list_page(ListQuery("acc-1001"))).items
     assert (item.subject, item.team, item.timeline) == ("Stuck", "withdrawals-transfers", ())
 
@@ -131,7 +137,7 @@ async def test_a_request_is_listed_once_its_submission_is_known(
 async def test_list_is_per_account_newest_first(repository: MongoRequestRepository) -> None:
     first, second = request("acc-1001", timedelta(0)), request("acc-1001", timedelta(hours=1))
     other = request("acc-1002", timedelta(minutes=30))
-    await repository.apply_events(first + second + other)
+    await apply(repository, first + second + other)
     listed = await repository.list_page(ListQuery("acc-1001"))
     assert [v.ticket_id for v in listed.items] == [second[0].ticket_id, first[0].ticket_id]
     assert listed.last_key is None
@@ -169,17 +175,18 @@ async def test_pages_walk_every_request_once_and_stay_stable_under_inserts(
 ) -> None:
     # 12 requests, two of them submitted in the same millisecond (the id breaks the tie)
     requests = [request("acc-1001", timedelta(minutes=4 if i == 5 else i)) for i in range(12)]
-    await repository.apply_events([e for r in requests for e in r])
+    await apply(repository, [e for r in requests for e in r])
     query = ListQuery("acc-1001", sort=sort, order=order, limit=5)
     before = await all_pages(repository, query)
     assert sorted(before) == sorted(r[0].ticket_id for r in requests)
 
     async def others_arrive() -> None:
         # newer, older and another account's requests land between two pages
-        await repository.apply_events(
+        await apply(
+            repository,
             request("acc-1001", timedelta(days=1))
             + request("acc-1001", -timedelta(days=1))
-            + request("acc-1002", timedelta(minutes=3))
+            + request("acc-1002", timedelta(minutes=3)),
         )
 
     during = await all_pages(repository, query, others_arrive)
@@ -196,7 +203,7 @@ async def test_filters_and_literal_case_insensitive_search(
     solved = request("acc-1001", timedelta(1), "Card not arrived", status=Status.SOLVED)
     fresh = request("acc-1001", timedelta(2), "Deposit .* missing")
     theirs = request("acc-1002", timedelta(3), "Withdrawal (BTC) stuck [urgent]")
-    await repository.apply_events(pending + solved + fresh + theirs)
+    await apply(repository, pending + solved + fresh + theirs)
 
     async def ids(**filters: Any) -> set[str]:
         page = await repository.list_page(ListQuery("acc-1001", **filters))
@@ -238,8 +245,8 @@ async def test_the_list_query_uses_the_account_index(
     repository: MongoRequestRepository, sort: SortField, index: str
 ) -> None:
     for account in ("acc-1001", "acc-1002", "acc-1003"):
-        await repository.apply_events(
-            [e for i in range(5) for e in request(account, timedelta(minutes=i))]
+        await apply(
+            repository, [e for i in range(5) for e in request(account, timedelta(minutes=i))]
         )
     first = ListQuery("acc-1001", sort=sort, limit=2)
     page = await repository.list_page(first)
@@ -278,7 +285,7 @@ async def test_stats_aggregate_the_window_without_request_text(
         )
     events += request("acc-2100", timedelta(hours=11))  # not routed yet
     events += request("acc-2101", -timedelta(days=30), route_after=seconds, team="cards")  # old
-    await repository.apply_events(events)
+    await apply(repository, events)
 
     stats = await repository.stats(StatsWindow(T0, T0 + timedelta(days=1)))
 

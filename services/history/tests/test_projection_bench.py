@@ -6,7 +6,7 @@ import pytest
 
 from history.domain.projection import apply
 from history.projection_bench import events_per_second, sample_records
-from shared.events import any_event_adapter
+from shared.contracts.events import any_event_adapter
 
 pytestmark = pytest.mark.unit
 

@@ -13,8 +13,8 @@ from intake.domain.attachments import CheckedFile
 from intake.domain.idempotency import IdempotencyRecord, RecordState
 from intake.domain.ratelimit import RateDecision, Slot, take_slot
 from intake.ports import StoredAttachment, TicketRecord
-from shared.events import AttachmentRef, Envelope, TicketSubmitted, utcnow
-from shared.statuses import Status
+from shared.contracts.events import AttachmentRef, Envelope, TicketSubmitted, utcnow
+from shared.contracts.statuses import Status
 
 
 @dataclass

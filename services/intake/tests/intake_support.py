@@ -16,7 +16,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from devstack.stack import EmbeddedStack
 from intake.app import build
 from intake.settings import IntakeSettings
-from shared.service import ServiceApp
+from shared.http.app import ServiceApp
 from shared.waiting import wait_until
 
 # The limits the tests exercise, pinned against anything exported in the environment.

@@ -8,8 +8,9 @@ from typing import Any
 
 import jwt
 
-from shared.auth import Role, issue_token
+from shared.contracts.identity import Role
 from shared.settings import ServiceSettings
+from shared.tokens import issue_token
 
 _SETTINGS = ServiceSettings()
 _KEY = _SETTINGS.jwt_verification_key

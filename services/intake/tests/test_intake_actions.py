@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from devstack.testing import bearer
-from shared.auth import Role
+from shared.contracts.identity import Role
 
 from .intake_samples import GIF, account, jpeg, pdf
 from .intake_support import IntakeUnderTest, events_of

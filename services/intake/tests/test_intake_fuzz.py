@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from devstack.testing import bearer
-from shared.auth import Role
+from shared.contracts.identity import Role
 
 from .intake_samples import ALL_VALID, ELF, GIF, jpeg
 from .intake_support import IntakeUnderTest

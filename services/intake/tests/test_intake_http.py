@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from devstack.testing import bearer
-from shared.auth import Role
+from shared.contracts.identity import Role
 
 from .intake_samples import account
 from .intake_support import IntakeUnderTest, events_of, raw_exchange

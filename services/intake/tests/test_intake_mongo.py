@@ -19,9 +19,9 @@ from intake.adapters.gridfs import GridFSAttachmentStore
 from intake.adapters.mongo import MongoIdempotencyStore, MongoRateLimiter, MongoTicketStore
 from intake.domain.attachments import CheckedFile
 from intake.domain.idempotency import IdempotencyRecord, RecordState
-from shared.events import TicketSubmitted, utcnow
+from shared.contracts.events import TicketSubmitted, utcnow
+from shared.contracts.statuses import Status
 from shared.mongo import Document
-from shared.statuses import Status
 
 from .intake_samples import pdf
 

@@ -28,7 +28,7 @@ from intake.domain.idempotency import (
     valid_idempotency_key,
 )
 from intake.domain.ratelimit import Slot, take_slot
-from shared.statuses import IllegalTransitionError, Status
+from shared.contracts.statuses import IllegalTransitionError, Status
 
 pytestmark = pytest.mark.unit
 

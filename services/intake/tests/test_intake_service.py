@@ -22,10 +22,10 @@ from intake.service import (
     RateLimitedError,
     TicketNotFoundError,
 )
-from shared.catalog import load_catalog
-from shared.events import Envelope, StatusChanged, TicketSubmitted
-from shared.statuses import IllegalTransitionError, Status
-from shared.topics import Topics
+from shared.contracts.catalog import load_catalog
+from shared.contracts.events import Envelope, StatusChanged, TicketSubmitted
+from shared.contracts.statuses import IllegalTransitionError, Status
+from shared.contracts.topics import Topics
 
 from .intake_fakes import (
     FakeAttachmentStore,

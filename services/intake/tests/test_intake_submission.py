@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 
 from intake.domain.submission import SubmissionForm, SubmissionLimits, build_submission, check_form
-from shared.catalog import load_catalog
-from shared.events import AttachmentRef
+from shared.contracts.catalog import load_catalog
+from shared.contracts.events import AttachmentRef
 
 pytestmark = pytest.mark.unit
 

@@ -26,8 +26,8 @@ from devstack.testing import bearer
 from intake.ports import EventPublisher
 from intake.service import IntakeService
 from intake.settings import IntakeSettings
-from shared.auth import Role
-from shared.events import Envelope
+from shared.contracts.events import Envelope
+from shared.contracts.identity import Role
 from shared.mongo import Document
 from shared.waiting import wait_until
 

@@ -11,7 +11,7 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from devstack.testing import bearer
-from shared.auth import Role
+from shared.contracts.identity import Role
 from shared.mongo import Document
 
 from .intake_samples import ELF, GIF, ZIP, account, jpeg, pdf, png, text

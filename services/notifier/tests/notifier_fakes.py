@@ -6,9 +6,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 
+from devstack.fakes import FakeDeadLetters, FakePublisher
 from notifier.ports import LedgerEntry, ScheduledRetry, TransientMailError
-from shared.directory import DEMO_ACCOUNTS, AccountRecord
-from shared.events import Envelope
+from shared.contracts.directory import DEMO_ACCOUNTS, AccountRecord
+from shared.contracts.events import Envelope
 
 
 @dataclass
@@ -63,14 +64,6 @@ class FakeLedger:
 
 
 @dataclass
-class FakePublisher:
-    published: list[tuple[str, Envelope]] = field(default_factory=list)
-
-    async def publish(self, topic: str, event: Envelope) -> None:
-        self.published.append((topic, event))
-
-
-@dataclass
 class FakeRetryQueue:
     scheduled: dict[str, tuple[ScheduledRetry, float]] = field(default_factory=dict)
 
@@ -93,6 +86,7 @@ class FakeFailedDeliveries:
 
 
 __all__ = [
+    "FakeDeadLetters",
     "FakeDirectory",
     "FakeFailedDeliveries",
     "FakeLedger",

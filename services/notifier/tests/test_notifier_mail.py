@@ -5,8 +5,8 @@ import pytest
 from notifier.app import mail_templates
 from notifier.domain.compose import MailSettings, UnsendableError, compose, thread_root_id
 from notifier.domain.plan import plan
-from shared.directory import AccountRecord
-from shared.events import (
+from shared.contracts.directory import AccountRecord
+from shared.contracts.events import (
     AgentReplied,
     CommentAdded,
     NotificationKind,
@@ -16,7 +16,7 @@ from shared.events import (
     TicketSubmitted,
     new_ticket_id,
 )
-from shared.statuses import Status
+from shared.contracts.statuses import Status
 
 pytestmark = pytest.mark.unit
 

@@ -10,11 +10,17 @@ from notifier.domain.backoff import RetryPolicy
 from notifier.domain.compose import MailSettings
 from notifier.ports import LedgerEntry, PermanentMailError, TransientMailError
 from notifier.service import NotificationService
-from shared.directory import AccountRecord
-from shared.events import NotificationFailed, NotificationSent, TicketSubmitted, new_ticket_id
-from shared.topics import Topics
+from shared.contracts.directory import AccountRecord
+from shared.contracts.events import (
+    NotificationFailed,
+    NotificationSent,
+    TicketSubmitted,
+    new_ticket_id,
+)
+from shared.contracts.topics import Topics
 
 from .notifier_fakes import (
+    FakeDeadLetters,
     FakeDirectory,
     FakeFailedDeliveries,
     FakeLedger,
@@ -52,6 +58,7 @@ def harness(max_attempts: int = 3) -> Harness:
         templates=mail_templates(),
         mail_settings=MailSettings("Help <s@h.example>", "h.example", "r.h.example", "http://h"),
         topics=Topics(),
+        dead_letters=FakeDeadLetters(),
         retry_policy=RetryPolicy(max_attempts=max_attempts),
     )
     return Harness(service, mailer, ledger, publisher, retries, failed)

@@ -11,8 +11,8 @@ from notifier.app import mail_templates
 from notifier.domain.compose import MailSettings, compose, thread_root_id
 from notifier.domain.plan import plan
 from notifier.settings import NotifierSettings
-from shared.directory import AccountRecord
-from shared.events import (
+from shared.contracts.directory import AccountRecord
+from shared.contracts.events import (
     AgentReplied,
     Envelope,
     InformationRequested,
@@ -21,7 +21,7 @@ from shared.events import (
     TicketSubmitted,
     new_ticket_id,
 )
-from shared.statuses import Status
+from shared.contracts.statuses import Status
 
 pytestmark = pytest.mark.integration
 

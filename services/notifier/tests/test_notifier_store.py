@@ -13,7 +13,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from devstack.stack import EmbeddedStack
 from notifier.adapters.mongo import MongoAccountDirectory, MongoNotificationLedger
 from notifier.ports import LedgerEntry
-from shared.directory import DEMO_ACCOUNTS, AccountRecord
+from shared.contracts.directory import DEMO_ACCOUNTS, AccountRecord
 from shared.mongo import Document
 
 pytestmark = pytest.mark.integration

@@ -13,8 +13,9 @@ from faststream.kafka import TestKafkaBroker
 from router.app import build
 from router.classifier.types import Prediction
 from router.settings import RouterSettings
-from shared.events import TicketSubmitted, new_ticket_id
-from shared.kafka import event_headers, raw_body
+from shared.contracts.events import TicketSubmitted, new_ticket_id
+from shared.kafka.context import raw_body
+from shared.kafka.publishing import event_headers
 
 pytestmark = pytest.mark.unit
 

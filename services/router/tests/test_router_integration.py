@@ -12,7 +12,7 @@ from aiokafka import AIOKafkaProducer
 from devstack.stack import EmbeddedStack
 from devstack.testing import read_topic
 from router.domain.routing import NO_MODEL_VERSION
-from shared.events import TicketSubmitted, new_ticket_id
+from shared.contracts.events import TicketSubmitted, new_ticket_id
 
 pytestmark = pytest.mark.integration
 

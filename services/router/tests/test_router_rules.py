@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 
 from router.domain.rules import first_match, load_rules, parse_rules
-from shared.catalog import load_catalog
-from shared.events import Priority
+from shared.contracts.catalog import load_catalog
+from shared.contracts.events import Priority
 
 pytestmark = pytest.mark.unit
 

@@ -6,46 +6,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 from collections.abc import Iterable
 
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
 from pymongo import AsyncMongoClient, ReplaceOne
 
-from shared.catalog import load_catalog
-from shared.directory import ACCOUNTS_COLLECTION, DEMO_ACCOUNTS, DIRECTORY_DATABASE, AccountRecord
-from shared.topics import DLQ_SUFFIX, Topics
-
-# Events are keyed by ticket id: partitions bound how many replicas of a consumer can share work.
-EVENT_TOPIC_PARTITIONS = 6
-TEAM_TOPIC_PARTITIONS = 3
-DLQ_PARTITIONS = 1
-
-
-def topic_plan(topics: Topics, teams: Iterable[str]) -> dict[str, int]:
-    plan = dict.fromkeys(topics.event_topics(), EVENT_TOPIC_PARTITIONS)
-    plan.update({topics.team(team): TEAM_TOPIC_PARTITIONS for team in teams})
-    plan.update({name + DLQ_SUFFIX: DLQ_PARTITIONS for name in topics.event_topics()})
-    return plan
-
-
-async def create_topics(
-    bootstrap_servers: str, plan: dict[str, int], replication: int = 1
-) -> list[str]:
-    """Create missing topics; returns the names created. Existing ones are left as they are."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=10_000)
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        missing = [NewTopic(n, p, replication) for n, p in plan.items() if n not in existing]
-        if missing:
-            # A concurrent creator may win the race; the topic is there, which is the point.
-            with contextlib.suppress(TopicAlreadyExistsError):
-                await admin.create_topics(missing)
-        return [t.name for t in missing]
-    finally:
-        await admin.close()
+from shared.contracts.catalog import load_catalog
+from shared.contracts.directory import (
+    ACCOUNTS_COLLECTION,
+    DEMO_ACCOUNTS,
+    DIRECTORY_DATABASE,
+    AccountRecord,
+)
+from shared.contracts.topics import Topics
+from shared.kafka.admin import create_topics, topic_plan
 
 
 async def seed_directory(mongo_url: str, accounts: Iterable[AccountRecord] = DEMO_ACCOUNTS) -> int:

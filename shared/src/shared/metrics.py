@@ -32,8 +32,8 @@ from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.contracts.topics import DLQ_SUFFIX
 from shared.logging import get_logger
-from shared.topics import DLQ_SUFFIX
 
 log = get_logger(__name__)
 

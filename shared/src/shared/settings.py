@@ -11,7 +11,7 @@ from typing import Literal, Self
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from shared.topics import Topics
+from shared.contracts.topics import Topics
 
 # Signs development tokens only (`make token`). Production refuses to start with it.
 DEVELOPMENT_JWT_SECRET = "development-only-signing-key-never-use-in-production"  # noqa: S105
@@ -21,6 +21,15 @@ Environment = Literal["development", "production"]
 
 class InsecureConfigurationError(ValueError):
     """A production process was configured with a development default."""
+
+
+class BatchConsumerSettings(BaseSettings):
+    """How a service's consumer takes its topics: in batches of up to this many records."""
+
+    batch_max_records: int = Field(default=500, ge=1)
+    batch_timeout_ms: int = Field(
+        default=200, ge=1, description="The longest an idle poll waits; data returns at once"
+    )
 
 
 class ServiceSettings(BaseSettings):

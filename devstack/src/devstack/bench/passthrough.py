@@ -14,9 +14,9 @@ from uuid import uuid4
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from shared.admin import EVENT_TOPIC_PARTITIONS, TEAM_TOPIC_PARTITIONS, create_topics
-from shared.events import TicketSubmitted
-from shared.kafka import event_headers
+from shared.contracts.events import TicketSubmitted
+from shared.kafka.admin import EVENT_TOPIC_PARTITIONS, TEAM_TOPIC_PARTITIONS, create_topics
+from shared.kafka.publishing import event_headers
 
 BATCH = 500  # the router's batch_max_records
 

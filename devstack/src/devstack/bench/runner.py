@@ -44,8 +44,8 @@ from devstack.bench.workload import (
 )
 from devstack.stack import SERVICES, EmbeddedStack, StackConfig, StackPorts, free_port
 from history.projection_bench import events_per_second, sample_records
-from shared.catalog import load_catalog
-from shared.topics import Topics
+from shared.contracts.catalog import load_catalog
+from shared.contracts.topics import Topics
 from shared.waiting import DeadlineExceededError, wait_until
 
 PHASES = ("passthrough", "kafka", "http", "burst", "burst-2")

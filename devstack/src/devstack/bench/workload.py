@@ -15,11 +15,12 @@ import httpx
 from aiokafka import AIOKafkaProducer
 
 from shared.admin import seed_directory
-from shared.auth import Role, issue_token
-from shared.directory import AccountRecord
-from shared.events import TicketSubmitted, new_ticket_id
-from shared.kafka import event_headers
+from shared.contracts.directory import AccountRecord
+from shared.contracts.events import TicketSubmitted, new_ticket_id
+from shared.contracts.identity import Role
+from shared.kafka.publishing import event_headers
 from shared.settings import ServiceSettings
+from shared.tokens import issue_token
 
 # (category the customer picked, subject, description); the third and fifth are wrong picks.
 SAMPLES: tuple[tuple[str, str, str], ...] = (

@@ -7,7 +7,7 @@ a request number reveals nothing). Agents read any request. Dashboards read aggr
 from __future__ import annotations
 
 from history.domain.projection import RequestView
-from shared.auth import Principal, Role
+from shared.contracts.identity import Principal, Role
 
 LIST_ROLES = (Role.CUSTOMER,)
 DETAIL_ROLES = (Role.CUSTOMER, Role.AGENT)

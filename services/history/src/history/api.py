@@ -8,26 +8,21 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
-from history.access import DETAIL_ROLES, LIST_ROLES, STATS_ROLES, may_read
-from history.adapters.mongo import MongoRequestRepository
-from history.domain.listing import (
-    MAX_SEARCH_LENGTH,
-    InvalidCursorError,
-    ListQuery,
-    Order,
-    SortField,
-    UnknownStatusError,
-    decode_cursor,
-    encode_cursor,
-    normalise_search,
-    statuses_for,
-)
+from history.access import DETAIL_ROLES, LIST_ROLES, STATS_ROLES
+from history.domain.listing import MAX_SEARCH_LENGTH, Order, SortField
 from history.domain.projection import RequestView, TimelineEntry
-from history.domain.stats import InvalidWindowError, Stats, StatsWindow
-from shared.auth import Principal, require_roles
-from shared.events import TicketId
-from shared.problems import InvalidParam, ProblemError, problem_responses
-from shared.statuses import Status
+from history.domain.stats import Stats
+from history.service import (
+    ActivityFilter,
+    HistoryService,
+    InvalidQueryError,
+    RequestNotFoundError,
+)
+from shared.contracts.events import TicketId
+from shared.contracts.identity import Principal
+from shared.contracts.statuses import Status
+from shared.http.auth import require_roles
+from shared.http.problems import InvalidParam, ProblemError, problem_responses
 
 router = APIRouter(prefix="/v1")
 
@@ -36,12 +31,12 @@ OwnerOrAgent = Annotated[Principal, Depends(require_roles(*DETAIL_ROLES))]
 Dashboard = Annotated[Principal, Depends(require_roles(*STATS_ROLES))]
 
 
-def get_repository(request: Request) -> MongoRequestRepository:
-    repository: MongoRequestRepository = request.app.state.repository
-    return repository
+def get_service(request: Request) -> HistoryService:
+    service: HistoryService = request.app.state.history_service
+    return service
 
 
-Repository = Annotated[MongoRequestRepository, Depends(get_repository)]
+Service = Annotated[HistoryService, Depends(get_service)]
 
 
 class ActivityItem(BaseModel):
@@ -85,9 +80,13 @@ class RequestDetail(ActivityItem):
     timeline: list[TimelineEntry]
 
 
-def _bad_param(name: str, reason: str) -> ProblemError:
+def _bad_param(exc: InvalidQueryError) -> ProblemError:
+    reason = str(exc)
     return ProblemError(
-        422, "Validation failed", reason, invalid_params=[InvalidParam(name=name, reason=reason)]
+        422,
+        "Validation failed",
+        reason,
+        invalid_params=[InvalidParam(name=exc.field, reason=reason)],
     )
 
 
@@ -101,7 +100,7 @@ def _bad_param(name: str, reason: str) -> ProblemError:
 )
 async def my_activities(
     principal: Customer,
-    repository: Repository,
+    service: Service,
     status: Annotated[
         list[Status] | None, Query(description="Internal status; repeat for several")
     ] = None,
@@ -117,27 +116,22 @@ async def my_activities(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> ActivityList:
-    try:
-        statuses = statuses_for(status or (), public_status or ())
-    except UnknownStatusError as exc:
-        raise _bad_param("query.public_status", str(exc)) from exc
-    try:
-        after = decode_cursor(cursor, sort, order) if cursor else None
-    except InvalidCursorError as exc:
-        raise _bad_param("query.cursor", str(exc)) from exc
-    query = ListQuery(
-        account_id=principal.account_id,  # from the token: a customer lists only their own
-        statuses=statuses,
-        search=normalise_search(q),
+    wanted = ActivityFilter(
+        statuses=status or (),
+        public_statuses=public_status or (),
+        search=q,
         sort=sort,
         order=order,
         limit=limit,
-        after=after,
+        cursor=cursor,
     )
-    page = await repository.list_page(query)
+    try:
+        # The account comes from the token: a customer lists only their own requests.
+        page = await service.list_activities(principal.account_id, wanted)
+    except InvalidQueryError as exc:
+        raise _bad_param(exc) from exc
     return ActivityList(
-        items=[ActivityItem.of(v) for v in page.items],
-        next_cursor=encode_cursor(sort, order, page.last_key) if page.last_key else None,
+        items=[ActivityItem.of(v) for v in page.items], next_cursor=page.next_cursor
     )
 
 
@@ -148,11 +142,12 @@ async def my_activities(
     responses=problem_responses(401, 403, 404, 422),
 )
 async def request_detail(
-    ticket_id: TicketId, principal: OwnerOrAgent, repository: Repository
+    ticket_id: TicketId, principal: OwnerOrAgent, service: Service
 ) -> RequestDetail:
-    view = await repository.get(ticket_id)
-    if view is None or not may_read(principal, view):
-        raise ProblemError(404, "Not found", f"no request {ticket_id} for this account")
+    try:
+        view = await service.request_for(principal, ticket_id)
+    except RequestNotFoundError as exc:
+        raise ProblemError(404, "Not found", f"no request {ticket_id} for this account") from exc
     return RequestDetail(
         **ActivityItem.of(view).model_dump(),
         first_reply_at=view.first_reply_at,
@@ -172,7 +167,7 @@ async def request_detail(
 )
 async def stats(
     _: Dashboard,
-    repository: Repository,
+    service: Service,
     from_: Annotated[
         datetime | None,
         Query(alias="from", description="Inclusive, ISO 8601; default: `to` minus 7 days"),
@@ -182,7 +177,6 @@ async def stats(
     ] = None,
 ) -> Stats:
     try:
-        window = StatsWindow.of(from_, to)
-    except InvalidWindowError as exc:
-        raise _bad_param("query.from", str(exc)) from exc
-    return await repository.stats(window)
+        return await service.stats(from_, to)
+    except InvalidQueryError as exc:
+        raise _bad_param(exc) from exc

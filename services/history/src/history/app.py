@@ -10,20 +10,16 @@ from faststream_fastapi import FastStreamAPI
 
 from history.adapters.mongo import MongoRequestRepository
 from history.api import router as api_router
+from history.service import HistoryService
 from history.settings import HistorySettings
 from history.web import router as page_router
-from shared.events import any_event_adapter
-from shared.kafka import (
-    KafkaDeadLetters,
-    consumer_options,
-    create_broker,
-    current_records,
-    decode_batch,
-    raw_body,
-)
+from shared.contracts.events import AnyEvent, any_event_adapter
+from shared.http.app import ServiceApp, build_app, kafka_is_ready
+from shared.kafka.broker import batch_subscriber, create_broker
+from shared.kafka.dead_letters import KafkaDeadLetters
+from shared.kafka.records import InboundRecord, decode_batch
 from shared.metrics import ServiceMetrics
 from shared.mongo import create_mongo_client, mongo_is_ready
-from shared.service import ServiceApp, build_app, kafka_is_ready
 
 SERVICE = "history"
 
@@ -36,6 +32,7 @@ def build(settings: HistorySettings) -> ServiceApp:
     topics = settings.topics
     mongo = create_mongo_client(settings, SERVICE)
     repository = MongoRequestRepository(mongo[settings.database][settings.collection])
+    service = HistoryService(repository)
     metrics = ServiceMetrics(SERVICE)
     broker = create_broker(
         settings, SERVICE, description="Builds the My-activities projection", metrics=metrics
@@ -43,18 +40,18 @@ def build(settings: HistorySettings) -> ServiceApp:
     dead_letters = KafkaDeadLetters(broker, SERVICE)
 
     # One consumer over the four topics: one group join at start, one batch loop.
-    @broker.subscriber(
+    @batch_subscriber(
+        broker,
         *topics.event_topics(),
-        batch=True,
-        max_records=settings.batch_max_records,
-        batch_timeout_ms=settings.batch_timeout_ms,
-        decoder=raw_body,
+        group_id=SERVICE,
         title="project-events",
-        **consumer_options(SERVICE),
+        settings=settings,
+        payload=AnyEvent,
+        description="Every event of a request, folded into its My-activities view",
     )
-    async def project(_: list[bytes]) -> None:
-        events = await decode_batch(current_records(), any_event_adapter, dead_letters)
-        await repository.apply_events(events)
+    async def project(records: list[InboundRecord]) -> None:
+        events = await decode_batch(records, any_event_adapter, dead_letters)
+        await service.apply_events(events)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -74,5 +71,5 @@ def build(settings: HistorySettings) -> ServiceApp:
         routers=(api_router, page_router),
         metrics=metrics,
     )
-    built.http.state.repository = repository
+    built.http.state.history_service = service
     return built

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 from history.adapters.mongo import to_document
 from history.domain.projection import RequestView, apply
-from shared.events import (
+from shared.contracts.events import (
     NotificationKind,
     NotificationSent,
     TicketRouted,

@@ -25,9 +25,10 @@ from pymongo import AsyncMongoClient
 
 from history.adapters.event_log import KafkaEventLog, Offsets
 from history.adapters.mongo import MongoRequestRepository
+from history.service import HistoryService
 from history.settings import HistorySettings
-from shared.events import Envelope, any_event_adapter
-from shared.kafka import InboundRecord
+from shared.contracts.events import Envelope, any_event_adapter
+from shared.kafka.records import InboundRecord
 from shared.logging import configure_logging, get_logger
 from shared.mongo import Document, create_mongo_client
 
@@ -57,7 +58,7 @@ def decode(records: list[InboundRecord]) -> tuple[list[Envelope], int]:
 
 async def _fold(
     log_reader: KafkaEventLog,
-    repository: MongoRequestRepository,
+    projection: HistoryService,
     start: Offsets,
     end: Offsets,
 ) -> tuple[int, int, int]:
@@ -65,7 +66,7 @@ async def _fold(
     async for batch in log_reader.read(start, end):
         events, bad = decode(batch)
         records, skipped = records + len(batch), skipped + bad
-        applied += await repository.apply_events(events)
+        applied += await projection.apply_events(events)
     return records, applied, skipped
 
 
@@ -79,11 +80,12 @@ async def rebuild(
     database = client[settings.database]
     fresh_name = target or f"{settings.collection}_rebuild_{uuid4().hex[:8]}"
     # Versions of rebuilt documents start above any a live document has reached (see
-    # MongoRequestRepository), so a live write in flight during the swap cannot match one.
-    fresh = MongoRequestRepository(database[fresh_name], version_floor=time.time_ns() // 1_000_000)
+    # HistoryService), so a live write in flight during the swap cannot match one.
+    fresh_store = MongoRequestRepository(database[fresh_name])
+    fresh = HistoryService(fresh_store, version_floor=time.time_ns() // 1_000_000)
     try:
         await database.drop_collection(fresh_name)
-        await fresh.ensure_indexes()
+        await fresh_store.ensure_indexes()
         async with KafkaEventLog(settings.kafka_bootstrap_servers) as events:
             partitions = await events.partitions(settings.topics.event_topics())
             start, end = await events.beginnings(partitions), await events.ends(partitions)
@@ -97,7 +99,7 @@ async def rebuild(
                     to=f"{settings.database}.{settings.collection}",
                     dropTarget=True,
                 )
-                live = MongoRequestRepository(database[settings.collection])
+                live = HistoryService(MongoRequestRepository(database[settings.collection]))
                 later = await events.ends(partitions)
                 more, caught_up, bad = await _fold(events, live, end, later)
                 records, skipped = records + more, skipped + bad

@@ -11,7 +11,7 @@ account. The Authorization header keeps working, and wins when both are present.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cache
 from importlib.resources import files
@@ -23,24 +23,20 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from history.access import DETAIL_ROLES, LIST_ROLES, may_read
-from history.api import Repository
+from history.access import DETAIL_ROLES, LIST_ROLES
+from history.api import Service
 from history.domain.listing import (
     MAX_SEARCH_LENGTH,
-    InvalidCursorError,
-    ListQuery,
     Order,
     SortField,
-    UnknownStatusError,
-    decode_cursor,
-    encode_cursor,
     normalise_search,
     public_status_names,
-    statuses_for,
 )
+from history.service import ActivityFilter, InvalidQueryError, RequestNotFoundError
 from history.settings import HistorySettings
-from shared.auth import InvalidTokenError, Principal, TokenVerifier
-from shared.events import TICKET_ID_PATTERN
+from shared.contracts.events import TICKET_ID_PATTERN
+from shared.contracts.identity import Principal
+from shared.tokens import InvalidTokenError, TokenVerifier
 
 PAGE = "/my-activities"
 SESSION_COOKIE = "helpdesk_session"
@@ -140,7 +136,7 @@ def sign_in_page(request: Request, who: Visitor, *, error: str | None = None) ->
     return render(
         request,
         "sign_in.html",
-        {"next": request.url.path if _NEXT.match(request.url.path) else PAGE, "error": error},
+        {"next": request.url.path if _NEXT.fullmatch(request.url.path) else PAGE, "error": error},
         status_code=401,
         who=Visitor(None, who.via_cookie),
     )
@@ -162,7 +158,7 @@ def _problem_page(
 async def activities_page(
     request: Request,
     who: Who,
-    repository: Repository,
+    service: Service,
     status: Annotated[str, Query(max_length=40)] = "",
     q: Annotated[str, Query(max_length=MAX_SEARCH_LENGTH)] = "",
     sort: Annotated[str, Query(max_length=20)] = "newest",
@@ -177,30 +173,29 @@ async def activities_page(
         )
     form = {"status": status, "q": q, "sort": sort if sort in ORDERINGS else "newest"}
     _, sort_field, order = ORDERINGS[form["sort"]]
-    statuses, after, error = None, None, None
-    try:
-        statuses = statuses_for(public_names=[status] if status else [])
-        after = decode_cursor(cursor, sort_field, order) if cursor else None
-    except UnknownStatusError as exc:
-        form["status"], error = "", str(exc)  # show what is listed: every status
-    except InvalidCursorError as exc:
-        error = f"That page link no longer works ({exc}). Here is the first page."
-    page = await repository.list_page(
-        ListQuery(
-            account_id=principal.account_id,
-            statuses=statuses,
-            search=normalise_search(q),
-            sort=sort_field,
-            order=order,
-            limit=request.app.state.settings.page_size,
-            after=after,
-        )
+    wanted = ActivityFilter(
+        public_statuses=[status] if status else [],
+        search=q,
+        sort=sort_field,
+        order=order,
+        limit=request.app.state.settings.page_size,
+        cursor=cursor or None,
     )
+    error = None
+    try:
+        page = await service.list_activities(principal.account_id, wanted)
+    except InvalidQueryError as exc:
+        # Show what can be shown: every status, or the first page, with what went wrong.
+        if exc.field == "query.cursor":
+            error = f"That page link no longer works ({exc}). Here is the first page."
+            wanted = replace(wanted, cursor=None)
+        else:
+            form["status"], error = "", str(exc)
+            wanted = replace(wanted, public_statuses=[])
+        page = await service.list_activities(principal.account_id, wanted)
     next_url = None
-    if page.last_key:
-        next_url = f"{PAGE}?" + urlencode(
-            form | {"cursor": encode_cursor(sort_field, order, page.last_key)}
-        )
+    if page.next_cursor:
+        next_url = f"{PAGE}?" + urlencode(form | {"cursor": page.next_cursor})
     return render(
         request,
         "activities.html",
@@ -235,7 +230,7 @@ async def sign_in(
         return sign_in_page(request, who, error="That token is not valid or has expired.")
     if principal.role not in (*LIST_ROLES, *DETAIL_ROLES):
         return sign_in_page(request, who, error="This page is for customers and support agents.")
-    response = RedirectResponse(next_ if _NEXT.match(next_) else PAGE, status_code=303)
+    response = RedirectResponse(next_ if _NEXT.fullmatch(next_) else PAGE, status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
         token.strip(),
@@ -276,15 +271,18 @@ async def stylesheet() -> Response:
 
 @router.get("/{ticket_id}", response_class=HTMLResponse)
 async def request_page(
-    request: Request, ticket_id: str, who: Who, repository: Repository
+    request: Request, ticket_id: str, who: Who, service: Service
 ) -> HTMLResponse:
     principal = who.principal
     if principal is None:
         return sign_in_page(request, who)
     if principal.role not in DETAIL_ROLES:
         return _problem_page(request, who, 403, "Not available", "This page shows requests.")
-    view = await repository.get(ticket_id) if _TICKET_ID.match(ticket_id) else None
-    if view is None or not may_read(principal, view):
+    try:
+        if not _TICKET_ID.fullmatch(ticket_id):
+            raise RequestNotFoundError(ticket_id)
+        view = await service.request_for(principal, ticket_id)
+    except RequestNotFoundError:
         return _problem_page(
             request, who, 404, "Request not found", f"There is no request {ticket_id} for you."
         )

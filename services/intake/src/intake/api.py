@@ -59,14 +59,11 @@ from intake.service import (
     RateLimitedError,
     TicketNotFoundError,
 )
-from shared.auth import Principal, Role, require_roles
-from shared.kafka import TransientError
-from shared.problems import (
-    InvalidParam,
-    ProblemError,
-    problem_response,
-)
-from shared.statuses import IllegalTransitionError
+from shared.contracts.identity import Principal, Role
+from shared.contracts.statuses import IllegalTransitionError
+from shared.http.auth import require_roles
+from shared.http.problems import InvalidParam, ProblemError, problem_response
+from shared.kafka.records import TransientError
 
 router = APIRouter(prefix="/v1", tags=["tickets"])
 

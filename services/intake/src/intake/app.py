@@ -12,7 +12,6 @@ from faststream_fastapi import FastStreamAPI
 from gridfs import AsyncGridFSBucket
 from starlette.types import Scope
 
-from intake.adapters.body_limit import BodyLimitMiddleware
 from intake.adapters.gridfs import GridFSAttachmentStore
 from intake.adapters.mongo import MongoIdempotencyStore, MongoRateLimiter, MongoTicketStore
 from intake.api import UploadRules, install_error_handlers
@@ -23,11 +22,13 @@ from intake.domain.submission import SubmissionLimits
 from intake.idempotency import IdempotencyGate
 from intake.service import IntakeService
 from intake.settings import IntakeSettings
-from shared.catalog import load_catalog
-from shared.kafka import KafkaEventPublisher, create_broker
+from shared.contracts.catalog import load_catalog
+from shared.http.app import ServiceApp, build_app, kafka_is_ready
+from shared.http.limits import BodyLimitMiddleware
+from shared.kafka.broker import create_broker
+from shared.kafka.publishing import KafkaEventPublisher
 from shared.metrics import ServiceMetrics
 from shared.mongo import create_mongo_client, mongo_is_ready
-from shared.service import ServiceApp, build_app, kafka_is_ready
 
 SERVICE = "intake"
 ATTACHMENTS_BUCKET = "attachments"
@@ -87,7 +88,7 @@ def build(settings: IntakeSettings) -> ServiceApp:
         upload = (
             scope["method"] == "POST"
             and content_type.lower().startswith(b"multipart/form-data")
-            and _UPLOAD_PATHS.match(scope["path"])
+            and _UPLOAD_PATHS.fullmatch(scope["path"])
         )
         return upload_cap if upload else settings.max_json_bytes
 

@@ -18,7 +18,7 @@ from uuid import uuid4
 
 from intake.domain.idempotency import IdempotencyRecord, RecordState, Verdict, judge
 from intake.ports import IdempotencyStore
-from shared.events import utcnow
+from shared.contracts.events import utcnow
 from shared.logging import get_logger
 
 log = get_logger(__name__)

@@ -10,8 +10,8 @@ from typing import Any, Protocol
 from intake.domain.attachments import CheckedFile
 from intake.domain.idempotency import IdempotencyRecord
 from intake.domain.ratelimit import RateDecision
-from shared.events import AttachmentRef, Envelope, TicketSubmitted
-from shared.statuses import Status
+from shared.contracts.events import AttachmentRef, Envelope, TicketSubmitted
+from shared.contracts.statuses import Status
 
 
 class EventPublisher(Protocol):

@@ -11,9 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from intake.domain.attachments import ALLOWED_TYPES
 from intake.service import ActivityReceipt, SubmissionReceipt
-from shared.events import AttachmentRef, TicketId
-from shared.problems import PROBLEM_JSON, problem_responses
-from shared.statuses import Status
+from shared.contracts.events import AttachmentRef, TicketId
+from shared.contracts.statuses import Status
+from shared.http.problems import PROBLEM_JSON, problem_responses
 
 RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}}
 

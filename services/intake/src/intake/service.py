@@ -45,8 +45,8 @@ from intake.ports import (
     TicketRecord,
     TicketStore,
 )
-from shared.catalog import Catalog
-from shared.events import (
+from shared.contracts.catalog import Catalog
+from shared.contracts.events import (
     AgentReplied,
     AttachmentRef,
     CommentAdded,
@@ -58,9 +58,9 @@ from shared.events import (
     new_ticket_id,
     utcnow,
 )
+from shared.contracts.statuses import Status
+from shared.contracts.topics import Topics
 from shared.logging import get_logger
-from shared.statuses import Status
-from shared.topics import Topics
 
 log = get_logger(__name__)
 

@@ -6,65 +6,33 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated
 
 from fastapi import FastAPI
 from faststream_fastapi import FastStreamAPI
 from jinja2 import PackageLoader, select_autoescape
 from jinja2.sandbox import ImmutableSandboxedEnvironment
-from pydantic import Field, TypeAdapter
 
 from notifier.adapters.kafka import KafkaFailedDeliveries
 from notifier.adapters.mongo import MongoAccountDirectory, MongoNotificationLedger, MongoRetryQueue
 from notifier.adapters.smtp import SmtpMailer
 from notifier.domain.backoff import RetryPolicy
 from notifier.domain.compose import MailSettings
-from notifier.service import NotificationService
+from notifier.service import NotifiableEvent, NotificationService
 from notifier.settings import NotifierSettings
-from shared.deadletters import record_redrive_count
-from shared.directory import ACCOUNTS_COLLECTION, DIRECTORY_DATABASE
-from shared.events import (
-    AgentReplied,
-    CommentAdded,
-    DocumentsUploaded,
-    InformationRequested,
+from shared.contracts.directory import ACCOUNTS_COLLECTION, DIRECTORY_DATABASE
+from shared.contracts.events import (
     NotificationEvent,
-    StatusChanged,
-    TicketRouted,
-    TicketSubmitted,
 )
-from shared.kafka import (
-    InboundRecord,
-    KafkaDeadLetters,
-    KafkaEventPublisher,
-    consumer_options,
-    create_broker,
-    current_records,
-    decode_records,
-    handle_isolated,
-    raw_body,
-)
-from shared.keyed import in_key_order
+from shared.http.app import ServiceApp, build_app, kafka_is_ready
+from shared.kafka.broker import batch_subscriber, create_broker
+from shared.kafka.dead_letters import KafkaDeadLetters
+from shared.kafka.publishing import KafkaEventPublisher
 from shared.logging import get_logger
 from shared.metrics import ServiceMetrics
 from shared.mongo import create_mongo_client, mongo_is_ready
-from shared.service import ServiceApp, build_app, kafka_is_ready
 
 SERVICE = "notifier"
 log = get_logger(__name__)
-
-# Everything on the three topics the notifier reads; decoded by event_type.
-NotifiableEvent = Annotated[
-    TicketSubmitted
-    | TicketRouted
-    | CommentAdded
-    | AgentReplied
-    | InformationRequested
-    | DocumentsUploaded
-    | StatusChanged,
-    Field(discriminator="event_type"),
-]
-notifiable_event: TypeAdapter[NotifiableEvent] = TypeAdapter(NotifiableEvent)
 
 
 def mail_templates() -> ImmutableSandboxedEnvironment:
@@ -73,18 +41,6 @@ def mail_templates() -> ImmutableSandboxedEnvironment:
         autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False),
         keep_trailing_newline=True,
     )
-
-
-async def retry_loop(service: NotificationService, poll_seconds: float) -> None:
-    """Attempt due retries until cancelled; an error is logged, never fatal to the loop."""
-    while True:
-        try:
-            attempted = await service.retry_due()
-        except Exception:
-            log.exception("retry pass failed")
-            attempted = 0
-        if not attempted:
-            await asyncio.sleep(poll_seconds)
 
 
 def create_app() -> FastStreamAPI:
@@ -129,41 +85,24 @@ def build(settings: NotifierSettings) -> ServiceApp:
             public_base_url=settings.public_base_url,
         ),
         topics=topics,
+        dead_letters=KafkaDeadLetters(broker, SERVICE),
         on_outcome=lambda kind, outcome: emails.labels(kind, outcome).inc(),
+        concurrency=settings.concurrency,
     )
-
-    dead_letters = KafkaDeadLetters(broker, SERVICE)
 
     # In batches: accounts and claims read and written once per batch, one request's events in
     # order, and up to `concurrency` requests at once (1 by default: see NotifierSettings).
-    @broker.subscriber(
+    batch_subscriber(
+        broker,
         topics.submitted,
         topics.routed,
         topics.activity,
-        batch=True,
-        max_records=settings.batch_max_records,
-        batch_timeout_ms=settings.batch_timeout_ms,
-        decoder=raw_body,
+        group_id=SERVICE,
         title="notify",
-        **consumer_options(SERVICE),
-    )
-    async def notify(_: list[bytes]) -> None:
-        decoded = await decode_records(current_records(), notifiable_event, dead_letters)
-        batch = await service.for_batch([event for _, event in decoded])
-
-        async def deliver(item: tuple[InboundRecord, NotifiableEvent]) -> None:
-            record, event = item
-            redriven = record_redrive_count(record) > 0
-            await handle_isolated(
-                record, lambda: batch.handle(event, redriven=redriven), dead_letters
-            )
-
-        await in_key_order(
-            decoded,
-            key=lambda item: item[1].ticket_id,
-            work=deliver,
-            concurrency=settings.concurrency,
-        )
+        settings=settings,
+        payload=NotifiableEvent,
+        description="Requests, routing decisions and activity that the customer is e-mailed about",
+    )(service.handle_records)
 
     broker.publisher(topics.notifications, schema=NotificationEvent, title="notifications")
 
@@ -171,7 +110,7 @@ def build(settings: NotifierSettings) -> ServiceApp:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await ledger.ensure_indexes()
         await retries.ensure_indexes()
-        retrying = asyncio.create_task(retry_loop(service, settings.retry_poll_seconds))
+        retrying = asyncio.create_task(service.run_retries(settings.retry_poll_seconds))
         yield
         retrying.cancel()
         with contextlib.suppress(asyncio.CancelledError):

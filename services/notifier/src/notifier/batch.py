@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from notifier.ports import AccountDirectory, LedgerEntry, NotificationLedger
-from shared.directory import AccountRecord
+from shared.contracts.directory import AccountRecord
 
 
 @dataclass

@@ -5,8 +5,8 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Literal, Protocol
 
-from shared.directory import AccountRecord
-from shared.events import Envelope
+from shared.contracts.directory import AccountRecord
+from shared.contracts.events import Envelope
 
 
 class AccountDirectory(Protocol):

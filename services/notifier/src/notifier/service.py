@@ -14,10 +14,13 @@ failure (5xx) or the last failed retry records NotificationFailed and dead-lette
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Annotated
 
 from jinja2 import Environment
+from pydantic import Field, TypeAdapter
 
 from notifier.batch import PreclaimedLedger, PrefetchedDirectory
 from notifier.domain.backoff import RetryPolicy
@@ -35,11 +38,38 @@ from notifier.ports import (
     ScheduledRetry,
     TransientMailError,
 )
-from shared.events import Envelope, NotificationFailed, NotificationSent, derived_event_id
+from shared.contracts.events import (
+    AgentReplied,
+    CommentAdded,
+    DocumentsUploaded,
+    Envelope,
+    InformationRequested,
+    NotificationFailed,
+    NotificationSent,
+    StatusChanged,
+    TicketRouted,
+    TicketSubmitted,
+    derived_event_id,
+)
+from shared.contracts.topics import Topics
+from shared.kafka.records import DeadLetters, InboundRecord, decode_records
+from shared.keyed import in_key_order
 from shared.logging import get_logger
-from shared.topics import Topics
 
 log = get_logger(__name__)
+
+# Everything on the three topics the notifier reads; decoded by event_type.
+NotifiableEvent = Annotated[
+    TicketSubmitted
+    | TicketRouted
+    | CommentAdded
+    | AgentReplied
+    | InformationRequested
+    | DocumentsUploaded
+    | StatusChanged,
+    Field(discriminator="event_type"),
+]
+notifiable_event: TypeAdapter[NotifiableEvent] = TypeAdapter(NotifiableEvent)
 
 # (notification kind, outcome: sent | duplicate | deferred | failed) -> None; metrics hook.
 OutcomeObserver = Callable[[str, str], None]
@@ -60,8 +90,27 @@ class NotificationService:
     templates: Environment
     mail_settings: MailSettings
     topics: Topics
+    dead_letters: DeadLetters
     retry_policy: RetryPolicy = field(default_factory=RetryPolicy)
     on_outcome: OutcomeObserver = _ignore_outcome
+    # Requests whose mails go out at once; one request's mails are always sent in order.
+    concurrency: int = 1
+
+    async def handle_records(self, records: Sequence[InboundRecord]) -> None:
+        """A consumed batch: each record decoded alone (poison to the DLQ), the batch's accounts
+        and claims read up front, then every event's mails, under the dead-letter policy of
+        its own record."""
+        decoded = await decode_records(records, notifiable_event, self.dead_letters)
+        batch = await self.for_batch([event for _, event in decoded])
+
+        async def deliver(item: tuple[InboundRecord, NotifiableEvent]) -> None:
+            record, event = item
+            redriven = record.redrives > 0
+            await self.dead_letters.isolate(record, lambda: batch.handle(event, redriven=redriven))
+
+        await in_key_order(
+            decoded, key=lambda item: item[1].ticket_id, work=deliver, concurrency=self.concurrency
+        )
 
     async def handle(self, event: Envelope, *, redriven: bool = False) -> None:
         """redriven: an operator re-drove the event from its DLQ after a fix, so notifications
@@ -82,6 +131,17 @@ class NotificationService:
             directory=PrefetchedDirectory(accounts, self.directory),
             ledger=PreclaimedLedger(claims, self.ledger),
         )
+
+    async def run_retries(self, poll_seconds: float) -> None:
+        """Attempt due retries until cancelled; an error is logged, never fatal to the loop."""
+        while True:
+            try:
+                attempted = await self.retry_due()
+            except Exception:
+                log.exception("retry pass failed")
+                attempted = 0
+            if not attempted:
+                await asyncio.sleep(poll_seconds)
 
     async def retry_due(self, limit: int = 50) -> int:
         """Make the due retries' next attempt; returns how many were attempted."""

@@ -5,10 +5,10 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import ServiceSettings
+from shared.settings import BatchConsumerSettings, ServiceSettings
 
 
-class NotifierSettings(ServiceSettings):
+class NotifierSettings(BatchConsumerSettings, ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="NOTIFIER_", extra="ignore", frozen=True)
 
     port: int = 8003
@@ -27,8 +27,7 @@ class NotifierSettings(ServiceSettings):
     retry_base_seconds: float = 2.0
     retry_max_delay_seconds: float = 300.0
     retry_poll_seconds: float = 0.5
-    batch_max_records: int = 200
-    batch_timeout_ms: int = 200  # the longest an idle poll waits; data returns at once
+    batch_max_records: int = Field(default=200, ge=1)
     concurrency: int = Field(default=1, ge=1)
     """Requests whose mails are sent at once (each its own SMTP connection). Above 1, a crash
     can send each in-flight mail twice (same Message-ID): `make faults` saw 13 copies in 500

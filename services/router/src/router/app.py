@@ -12,19 +12,15 @@ from router.domain.routing import RoutingPolicy
 from router.domain.rules import load_rules
 from router.service import RoutingService
 from router.settings import RouterSettings
-from shared.catalog import load_catalog
-from shared.events import TicketAssigned, TicketRouted
-from shared.kafka import (
-    KafkaDeadLetters,
-    KafkaEventPublisher,
-    consumer_options,
-    create_broker,
-    current_records,
-    raw_body,
-)
+from shared.contracts.catalog import load_catalog
+from shared.contracts.events import TicketAssigned, TicketRouted, TicketSubmitted
+from shared.http.app import ServiceApp, build_app, kafka_is_ready
+from shared.kafka.broker import batch_subscriber, create_broker
+from shared.kafka.dead_letters import KafkaDeadLetters
+from shared.kafka.publishing import KafkaEventPublisher
+from shared.kafka.records import InboundRecord
 from shared.logging import get_logger
 from shared.metrics import ServiceMetrics
-from shared.service import ServiceApp, build_app, kafka_is_ready
 
 SERVICE = "router"
 log = get_logger(__name__)
@@ -81,17 +77,17 @@ def build(settings: RouterSettings) -> ServiceApp:
         dead_letters=KafkaDeadLetters(broker, SERVICE),
     )
 
-    @broker.subscriber(
+    @batch_subscriber(
+        broker,
         topics.submitted,
-        batch=True,
-        max_records=settings.batch_max_records,
-        batch_timeout_ms=settings.batch_timeout_ms,
-        decoder=raw_body,
+        group_id=SERVICE,
         title="route-submitted",
-        **consumer_options(SERVICE),
+        settings=settings,
+        payload=TicketSubmitted,
+        description="Each submitted request is classified and forwarded to its team",
     )
-    async def on_submitted(_: list[bytes]) -> None:
-        for decision in await service.route_batch(current_records()):
+    async def on_submitted(records: list[InboundRecord]) -> None:
+        for decision in await service.route_batch(records):
             rerouted = "true" if decision.rerouted_from else "false"
             decisions_made.labels(decision.team, decision.reason, rerouted).inc()
 

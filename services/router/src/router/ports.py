@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Protocol
 
-from shared.events import Envelope
+from shared.contracts.events import Envelope
 
 
 class EventPublisher(Protocol):

@@ -13,7 +13,7 @@ from pydantic import TypeAdapter
 from router.classifier.types import Prediction, TeamClassifier
 from router.domain.routing import NO_MODEL_VERSION, RoutingPolicy, route, ticket_text
 from router.ports import EventPublisher
-from shared.events import (
+from shared.contracts.events import (
     Envelope,
     RoutingDecision,
     TicketAssigned,
@@ -21,9 +21,9 @@ from shared.events import (
     TicketSubmitted,
     derived_event_id,
 )
-from shared.kafka import DeadLetterSink, InboundRecord, decode_batch
+from shared.contracts.topics import Topics
+from shared.kafka.records import DeadLetterSink, InboundRecord, decode_batch
 from shared.logging import get_logger
-from shared.topics import Topics
 
 log = get_logger(__name__)
 _SUBMITTED: TypeAdapter[TicketSubmitted] = TypeAdapter(TicketSubmitted)

@@ -5,12 +5,12 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import ServiceSettings
+from shared.settings import BatchConsumerSettings, ServiceSettings
 
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parents[2] / "model" / "model.joblib"
 
 
-class RouterSettings(ServiceSettings):
+class RouterSettings(BatchConsumerSettings, ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="ROUTER_", extra="ignore", frozen=True)
 
     port: int = 8002
@@ -28,5 +28,3 @@ class RouterSettings(ServiceSettings):
         description="Texts the TF-IDF model is less sure of than this are re-scored with the"
         " sentence encoder; lower is faster and less accurate, 0 is TF-IDF alone (model card)",
     )
-    batch_max_records: int = 500
-    batch_timeout_ms: int = 200  # the longest an idle poll waits; data returns at once

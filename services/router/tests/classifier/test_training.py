@@ -24,7 +24,7 @@ from router.classifier.data import (
 from router.classifier.evaluate import main as evaluate_main
 from router.classifier.model import ModelParams, fit, model_version
 from router.classifier.runtime import TfidfTeamClassifier
-from shared.catalog import load_catalog
+from shared.contracts.catalog import load_catalog
 
 pytestmark = pytest.mark.unit
 

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Sequence
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from shared.kafka import InboundRecord
+from shared.kafka.records import InboundRecord
 
 Offsets = dict[TopicPartition, int]
 

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from pymongo import ASCENDING, DESCENDING, ReplaceOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
 
-from history.domain.listing import ListQuery, Order, SortField, sort_key
-from history.domain.projection import RequestView, apply
+from history.domain.listing import ListQuery, Order, Page, SortField, sort_key
+from history.domain.projection import RequestView
 from history.domain.stats import (
     BACKLOG_STATUSES,
     UNROUTED,
@@ -31,11 +30,10 @@ from history.domain.stats import (
     millis_to_seconds,
     reroute_rate,
 )
-from shared.events import Envelope
+from history.ports import VersionedWrite
 from shared.mongo import Document
 
 _DUPLICATE_KEY = 11000
-MAX_CONFLICT_ROUNDS = 10
 
 SORT_KEY_FIELDS: dict[SortField, str] = {
     SortField.CREATED: "created_key",
@@ -74,19 +72,11 @@ def from_document(document: Document) -> RequestView:
     return RequestView.model_validate(document)
 
 
-@dataclass(frozen=True, slots=True)
-class Page:
-    items: list[RequestView]
-    last_key: str | None  # the sort key of the last item, when another page follows
-
-
 class MongoRequestRepository:
-    def __init__(self, collection: AsyncCollection[Document], *, version_floor: int = 0) -> None:
-        """`version_floor`: first version of a new document. A replay builds with a floor no
-        live document reaches, so a live write still in flight across the swap can never
-        match a rebuilt document's version: it conflicts and is redone on a fresh read."""
+    """The RequestRepository port on MongoDB."""
+
+    def __init__(self, collection: AsyncCollection[Document]) -> None:
         self._requests = collection
-        self._version_floor = version_floor
 
     @property
     def collection(self) -> AsyncCollection[Document]:
@@ -98,66 +88,29 @@ class MongoRequestRepository:
 
     # -- writes -------------------------------------------------------------------------------
 
-    async def apply_events(self, events: Sequence[Envelope]) -> int:
-        """Fold the events into their requests; returns how many were new. Idempotent."""
-        pending = list(events)
-        applied = 0
-        for _ in range(MAX_CONFLICT_ROUNDS):
-            if not pending:
-                return applied
-            new, pending = await self._apply_round(pending)
-            applied += new
-        raise RuntimeError(
-            f"{len(pending)} events still conflict after {MAX_CONFLICT_ROUNDS} rounds"
-        )
+    async def load(self, ticket_ids: Sequence[str]) -> dict[str, RequestView]:
+        cursor = self._requests.find({"_id": {"$in": list(ticket_ids)}})
+        return {d["_id"]: from_document(d) async for d in cursor}
 
-    async def _apply_round(self, events: list[Envelope]) -> tuple[int, list[Envelope]]:
-        ids = sorted({e.ticket_id for e in events})
-        stored = {
-            d["_id"]: from_document(d) async for d in self._requests.find({"_id": {"$in": ids}})
-        }
-        views: dict[str, RequestView] = {}
-        touched_by: dict[str, list[Envelope]] = {}
-        applied = 0
-        for event in events:
-            current = views.get(event.ticket_id) or stored.get(event.ticket_id)
-            updated = apply(current, event)
-            if updated is None:
-                continue
-            views[event.ticket_id] = updated
-            touched_by.setdefault(event.ticket_id, []).append(event)
-            applied += 1
-        if not views:
-            return 0, []
-        order = list(views)
-        writes = []
-        for ticket_id in order:
-            base_version = stored[ticket_id].version if ticket_id in stored else 0
-            view = views[ticket_id].model_copy(
-                update={"version": (base_version or self._version_floor) + 1}
+    async def write(self, writes: Sequence[VersionedWrite]) -> set[str]:
+        # Each replace matches only the version read (no document has version 0, so a new
+        # request is inserted). If someone wrote in between, the upsert collides on _id.
+        operations = [
+            ReplaceOne(
+                {"_id": w.view.ticket_id, "version": w.expected_version},
+                to_document(w.view),
+                upsert=True,
             )
-            # Matches only the version we read (no document has version 0, so a new request
-            # is inserted). If someone wrote in between, the upsert collides on _id and we
-            # redo this request's events on a fresh read.
-            writes.append(
-                ReplaceOne(
-                    {"_id": ticket_id, "version": base_version}, to_document(view), upsert=True
-                )
-            )
+            for w in writes
+        ]
         try:
-            await self._requests.bulk_write(writes, ordered=False)
+            await self._requests.bulk_write(operations, ordered=False)
         except BulkWriteError as exc:
-            conflicted = [
-                order[e["index"]]
-                for e in exc.details["writeErrors"]
-                if e.get("code") == _DUPLICATE_KEY
-            ]
-            others = [e for e in exc.details["writeErrors"] if e.get("code") != _DUPLICATE_KEY]
-            if others:
+            errors = exc.details["writeErrors"]
+            if any(e.get("code") != _DUPLICATE_KEY for e in errors):
                 raise
-            retry = [e for tid in conflicted for e in touched_by[tid]]
-            return applied - len(retry), retry
-        return applied, []
+            return {writes[e["index"]].view.ticket_id for e in errors}
+        return set()
 
     # -- reads --------------------------------------------------------------------------------
 

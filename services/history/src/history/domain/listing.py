@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from shared.events import TICKET_ID_PATTERN
-from shared.statuses import PUBLIC_NAMES, Status
+from history.domain.projection import RequestView
+from shared.contracts.events import TICKET_ID_PATTERN
+from shared.contracts.statuses import PUBLIC_NAMES, Status
 
 MAX_SEARCH_LENGTH = 100
 _CURSOR_VERSION = "v1"
@@ -55,6 +56,12 @@ class ListQuery:
     after: str | None = None  # the sort key of the last item of the previous page
 
 
+@dataclass(frozen=True, slots=True)
+class Page:
+    items: list[RequestView]
+    last_key: str | None  # the sort key of the last item, when another page follows
+
+
 def sort_key(at: datetime, ticket_id: str) -> str:
     """Fixed width, UTC, milliseconds (what MongoDB stores): sorts as (time, ticket id)."""
     at = at.astimezone(UTC)
@@ -75,7 +82,7 @@ def decode_cursor(cursor: str, sort: SortField, order: Order) -> str:
     version, _, rest = raw.partition("|")
     cursor_sort, _, rest = rest.partition("|")
     cursor_order, _, key = rest.partition("|")
-    if version != _CURSOR_VERSION or not _KEY.match(key):
+    if version != _CURSOR_VERSION or not _KEY.fullmatch(key):
         raise InvalidCursorError("the cursor is not one this service issued")
     if (cursor_sort, cursor_order) != (sort.value, order.value):
         raise InvalidCursorError(

@@ -14,12 +14,13 @@ the store compares equal to one folded in memory.
 from __future__ import annotations
 
 import bisect
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import Field
 
-from shared.events import (
+from shared.contracts.events import (
     AgentReplied,
     CommentAdded,
     DocumentsUploaded,
@@ -35,7 +36,7 @@ from shared.events import (
     TicketSubmitted,
     UtcDatetime,
 )
-from shared.statuses import Status, public_name
+from shared.contracts.statuses import Status, public_name
 
 Actor = Literal["customer", "agent", "system"]
 
@@ -330,3 +331,14 @@ def apply(view: RequestView | None, event: Envelope) -> RequestView | None:
         }
     )
     return updated.model_copy(update=_derived(updated))
+
+
+def fold(view: RequestView | None, events: Iterable[Envelope]) -> tuple[RequestView | None, int]:
+    """The view after all `events` (in the order given; any order gives the same view), and
+    how many of them were new to it."""
+    applied = 0
+    for event in events:
+        updated = apply(view, event)
+        if updated is not None:
+            view, applied = updated, applied + 1
+    return view, applied

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel, Field
 
-from shared.statuses import Status
+from shared.contracts.statuses import Status
 
 DEFAULT_WINDOW = timedelta(days=7)
 MAX_WINDOW = timedelta(days=366)
@@ -38,8 +38,11 @@ class StatsWindow:
         cls, start: datetime | None, end: datetime | None, *, now: datetime | None = None
     ) -> StatsWindow:
         """The window asked for; naive times are UTC; the default is the last seven days."""
-        end = _utc(end) if end else (now or datetime.now(UTC))
-        start = _utc(start) if start else end - DEFAULT_WINDOW
+        try:
+            end = _utc(end) if end else (now or datetime.now(UTC))
+            start = _utc(start) if start else end - DEFAULT_WINDOW
+        except OverflowError as exc:  # near year 1 or 9999: no such window
+            raise InvalidWindowError("the window lies outside the dates we can count") from exc
         if start >= end:
             raise InvalidWindowError("`from` must be before `to`")
         if end - start > MAX_WINDOW:

@@ -11,7 +11,7 @@ from gridfs.asynchronous.grid_file import AsyncGridOut
 
 from intake.domain.attachments import CheckedFile
 from intake.ports import StoredAttachment
-from shared.events import AttachmentRef
+from shared.contracts.events import AttachmentRef
 
 
 def new_attachment_id() -> str:

@@ -20,10 +20,10 @@ from pymongo.errors import DuplicateKeyError
 from intake.domain.idempotency import IdempotencyRecord, RecordState
 from intake.domain.ratelimit import RateDecision, Slot, take_slot
 from intake.ports import TicketRecord
-from shared.events import TicketSubmitted, utcnow
-from shared.kafka import TransientError
+from shared.contracts.events import TicketSubmitted, utcnow
+from shared.contracts.statuses import Status
+from shared.kafka.records import TransientError
 from shared.mongo import Document
-from shared.statuses import Status
 
 
 class MongoTicketStore:

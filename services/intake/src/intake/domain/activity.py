@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from intake.domain.submission import FieldError
-from shared.events import StatusTransition
-from shared.statuses import Status, check_transition, status_after_customer_comment
+from shared.contracts.events import StatusTransition
+from shared.contracts.statuses import Status, check_transition, status_after_customer_comment
 
 
 class ClosedRequestError(ValueError):

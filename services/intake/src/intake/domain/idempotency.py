@@ -21,7 +21,7 @@ IDEMPOTENCY_KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 
 def valid_idempotency_key(key: str) -> bool:
-    return IDEMPOTENCY_KEY_PATTERN.match(key) is not None
+    return IDEMPOTENCY_KEY_PATTERN.fullmatch(key) is not None
 
 
 def submission_fingerprint(

@@ -6,8 +6,8 @@ import re
 from dataclasses import dataclass
 
 from intake.domain.attachments import counts_as_id_document
-from shared.catalog import Catalog
-from shared.events import AttachmentRef, TicketSubmitted
+from shared.contracts.catalog import Catalog
+from shared.contracts.events import AttachmentRef, TicketSubmitted
 
 LOCALE_PATTERN = re.compile(r"^[a-z]{2}(-[A-Z]{2})?$")
 
@@ -51,7 +51,7 @@ def check_form(
         errors.append(FieldError("description", f"at least {limits.description_min} characters"))
     elif len(description) > limits.description_max:
         errors.append(FieldError("description", f"at most {limits.description_max} characters"))
-    if not LOCALE_PATTERN.match(form.locale):
+    if not LOCALE_PATTERN.fullmatch(form.locale):
         errors.append(FieldError("locale", "a language tag such as en or pt-BR"))
     return errors
 

@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from faststream.kafka import KafkaBroker
 
-from shared.events import Envelope
-from shared.kafka import event_headers, send_to_dead_letter
-from shared.topics import Topics
+from shared.contracts.events import Envelope
+from shared.contracts.topics import Topics
+from shared.kafka.dead_letters import send_to_dead_letter
+from shared.kafka.publishing import event_headers
 
 
 class KafkaFailedDeliveries:

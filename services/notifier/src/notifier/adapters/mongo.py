@@ -8,8 +8,8 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from notifier.ports import LedgerEntry, ScheduledRetry
-from shared.directory import AccountRecord
-from shared.events import any_event_adapter, utcnow
+from shared.contracts.directory import AccountRecord
+from shared.contracts.events import any_event_adapter, utcnow
 from shared.mongo import Document
 
 _DUPLICATE_KEY = 11000
@@ -48,7 +48,7 @@ class MongoNotificationLedger:
             )
         except DuplicateKeyError:
             # A failed notification sent nothing, so trying it again cannot duplicate a mail;
-            # only an operator's redrive does (python -m shared.deadletters redrive).
+            # only an operator's redrive does (python -m shared.kafka.dlq redrive).
             if retake_failed and await self._ledger.find_one_and_update(
                 {"_id": notification_id, "state": "failed"},
                 {"$set": {"state": "sending", "claimed_at": utcnow()}},

@@ -13,8 +13,8 @@ from email.utils import format_datetime, formataddr
 from jinja2 import Environment
 
 from notifier.domain.plan import PlannedNotification
-from shared.directory import AccountRecord
-from shared.events import NotificationKind, header_safe
+from shared.contracts.directory import AccountRecord
+from shared.contracts.events import NotificationKind, header_safe
 
 SUPPORTED_LOCALES = frozenset({"en"})
 

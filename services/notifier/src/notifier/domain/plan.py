@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.events import (
+from shared.contracts.events import (
     AgentReplied,
     Envelope,
     InformationRequested,
@@ -14,7 +14,7 @@ from shared.events import (
     TicketRouted,
     TicketSubmitted,
 )
-from shared.statuses import Status
+from shared.contracts.statuses import Status
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,7 +45,7 @@ from router.classifier.metrics import (
 from router.classifier.model import ModelParams, fit
 from router.classifier.types import Prediction
 from router.domain.decision import DecisionThresholds
-from shared.catalog import load_catalog
+from shared.contracts.catalog import load_catalog
 
 SIMULATION_SEEDS = (7, 8, 9)
 TRIAGE_COST = 0.5

@@ -34,7 +34,7 @@ from router.classifier.metrics import (
 )
 from router.domain.decision import DecisionThresholds
 from router.settings import DEFAULT_MODEL_PATH
-from shared.catalog import load_catalog
+from shared.contracts.catalog import load_catalog
 
 _COLD_LOAD = """
 import sys, time

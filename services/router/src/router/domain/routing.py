@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from router.classifier.types import Prediction
 from router.domain.decision import DecisionThresholds, decide_team
 from router.domain.rules import PolicyRule, first_match
-from shared.catalog import Catalog
-from shared.events import Priority, RoutingDecision, TeamScore, TicketSubmitted
+from shared.contracts.catalog import Catalog
+from shared.contracts.events import Priority, RoutingDecision, TeamScore, TicketSubmitted
 
 NO_MODEL_VERSION = "none"
 

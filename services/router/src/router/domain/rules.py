@@ -7,7 +7,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from shared.events import Priority
+from shared.contracts.events import Priority
 
 DEFAULT_RULES_PATH = Path(__file__).resolve().parent.parent / "policy_rules.toml"
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from shared.events import AccountId, Model
+from shared.contracts.events import AccountId, Model
 
 DIRECTORY_DATABASE = "directory"
 ACCOUNTS_COLLECTION = "accounts"

@@ -15,11 +15,11 @@ from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 from faststream_fastapi import AsyncAPIConfig, FastStreamAPI
 
-from shared.auth import TokenVerifier
+from shared.http.problems import install_problem_handlers
 from shared.logging import configure_logging
 from shared.metrics import HttpMetricsMiddleware, ServiceMetrics, metrics_router
-from shared.problems import install_problem_handlers
 from shared.settings import ServiceSettings
+from shared.tokens import TokenVerifier
 
 ReadinessCheck = Callable[[], Awaitable[bool]]
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]

@@ -1,9 +1,9 @@
 """Dead letters for operators: list what the consumers parked in `<topic>.dlq`, and re-drive
 chosen ones onto their original topic after a fix.
 
-    python -m shared.deadletters list [--topic tickets.submitted]
-    python -m shared.deadletters redrive --topic tickets.submitted --offset 3:17 [--offset 42]
-    python -m shared.deadletters redrive --topic tickets.submitted --all
+    python -m shared.kafka.dlq list [--topic tickets.submitted]
+    python -m shared.kafka.dlq redrive --topic tickets.submitted --offset 3:17 [--offset 42]
+    python -m shared.kafka.dlq redrive --topic tickets.submitted --all
 
 The listing never shows a payload (customer text, addresses): only where the message came
 from, who parked it and why, its size and event type. A re-drive publishes the original key,
@@ -26,16 +26,9 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from shared.kafka import InboundRecord
-from shared.topics import DLQ_SUFFIX as _DLQ_SUFFIX
-from shared.topics import Topics
-
-REDRIVE_HEADER = "x-redrive-count"
-
-
-def record_redrive_count(record: InboundRecord) -> int:
-    """How often this record was re-driven by an operator (0: never; -1: a garbled header)."""
-    return _int(record.headers.get(REDRIVE_HEADER))
+from shared.contracts.topics import DLQ_SUFFIX as _DLQ_SUFFIX
+from shared.contracts.topics import Topics
+from shared.kafka.records import REDRIVE_HEADER
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,7 +231,7 @@ def format_table(letters: Sequence[DeadLetter], *, error_width: int = 60) -> str
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m shared.deadletters",
+        prog="python -m shared.kafka.dlq",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

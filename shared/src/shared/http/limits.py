@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.problems import InvalidParam, Problem, problem_response
+from shared.http.problems import InvalidParam, Problem, problem_response
 
 BodyCap = Callable[[Scope], int]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydantic import Field, model_validator
 
-from shared.events import Model
+from shared.contracts.events import Model
 
 DEFAULT_CATALOG_PATH = Path(__file__).with_name("catalog.toml")
 

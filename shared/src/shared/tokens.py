@@ -1,37 +1,20 @@
-"""Bearer-token authentication (Help Centre sign-in JWTs) and role checks for FastAPI.
-
-`sub` is the account id, `role` one of customer | agent | dashboard. Identity only ever comes
-from a verified token, never from a request body.
+"""Help Centre sign-in tokens (JWT): `sub` is the account id, `role` one of customer | agent |
+dashboard. Verified with one algorithm and one key (or the key a JWKS names by `kid`), with
+audience, issuer and expiry required. Identity only ever comes from a verified token.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
 import jwt
-from fastapi import Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from shared.events import ACCOUNT_ID_PATTERN
-from shared.problems import ProblemError
+from shared.contracts.events import ACCOUNT_ID_PATTERN
+from shared.contracts.identity import Principal, Role
 from shared.settings import ServiceSettings
-
-
-class Role(StrEnum):
-    CUSTOMER = "customer"
-    AGENT = "agent"
-    DASHBOARD = "dashboard"
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    account_id: str
-    role: Role
 
 
 class InvalidTokenError(Exception):
@@ -109,7 +92,8 @@ class TokenVerifier:
         except jwt.PyJWTError as exc:
             raise InvalidTokenError(str(exc)) from exc
         subject, role = claims.get("sub"), claims.get("role")
-        if not isinstance(subject, str) or not _ACCOUNT_ID.match(subject):
+        # fullmatch: `$` would also accept a trailing newline ("acc-1001\n").
+        if not isinstance(subject, str) or not _ACCOUNT_ID.fullmatch(subject):
             raise InvalidTokenError("sub is not an account id")
         try:
             return Principal(account_id=subject, role=Role(str(role)))
@@ -137,35 +121,3 @@ def issue_token(
         "exp": now + ttl,
     }
     return jwt.encode(claims, secret, algorithm=algorithm)
-
-
-_bearer = HTTPBearer(auto_error=False, description="Help Centre sign-in token (JWT)")
-
-UNAUTHENTICATED_HEADERS = {"WWW-Authenticate": "Bearer"}
-
-
-def require_roles(*roles: Role) -> Callable[..., Awaitable[Principal]]:
-    """FastAPI dependency: a verified principal holding one of `roles`, else 401 / 403."""
-
-    async def dependency(request: Request) -> Principal:
-        credentials: HTTPAuthorizationCredentials | None = await _bearer(request)
-        if credentials is None:
-            raise ProblemError(
-                401,
-                "Not authenticated",
-                "a bearer token is required",
-                headers=UNAUTHENTICATED_HEADERS,
-            )
-        verifier: TokenVerifier = request.app.state.token_verifier
-        try:
-            principal = verifier.verify(credentials.credentials)
-        except InvalidTokenError as exc:
-            raise ProblemError(
-                401, "Invalid token", str(exc), headers=UNAUTHENTICATED_HEADERS
-            ) from exc
-        if principal.role not in roles:
-            allowed = ", ".join(r.value for r in roles)
-            raise ProblemError(403, "Forbidden", f"this action needs the role: {allowed}")
-        return principal
-
-    return dependency

@@ -1,0 +1,55 @@
+"""Publishing events: the ticket id is the key (one request's events stay ordered in one
+partition), and a publish returns only once the broker acknowledged it (acks=all)."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Iterable
+
+from faststream.kafka import KafkaBroker
+
+from shared.contracts.events import Envelope, header_safe
+
+
+def event_headers(event: Envelope) -> dict[str, str]:
+    return {
+        "event_type": event.event_type,
+        "event_id": str(event.event_id),
+        "ticket_id": event.ticket_id,
+        "correlation_id": header_safe(event.correlation_id),
+        "schema_version": str(event.schema_version),
+        "content-type": "application/json",
+    }
+
+
+async def publish_events(broker: KafkaBroker, items: Iterable[tuple[str, Envelope]]) -> None:
+    """Publish many events at once (the producer batches them) and wait for every ack."""
+    futures = [
+        await broker.publish(
+            event.model_dump_json().encode(),
+            topic=topic,
+            key=event.ticket_id.encode(),
+            headers=event_headers(event),
+            correlation_id=event.correlation_id,
+            no_confirm=True,
+        )
+        for topic, event in items
+    ]
+    # (FastStream's in-memory TestKafkaBroker delivers at once and returns no future.)
+    pending = [f for f in futures if inspect.isawaitable(f)]
+    if pending:
+        await asyncio.gather(*pending)
+
+
+class KafkaEventPublisher:
+    """The EventPublisher port every service uses, on a FastStream Kafka broker."""
+
+    def __init__(self, broker: KafkaBroker) -> None:
+        self._broker = broker
+
+    async def publish(self, topic: str, event: Envelope) -> None:
+        await publish_events(self._broker, [(topic, event)])
+
+    async def publish_many(self, items: Iterable[tuple[str, Envelope]]) -> None:
+        await publish_events(self._broker, items)
