@@ -71,8 +71,10 @@ redrive: setup
 	@test -n "$(TOPIC)" -a -n "$(OFFSETS)$(ALL)" || { echo "usage: make redrive TOPIC=t OFFSETS='p:o ...' | ALL=1"; exit 2; }
 	@$(DLQ) redrive --topic $(TOPIC) $(if $(ALL),--all,$(foreach o,$(OFFSETS),--offset $(o)))
 
+# Ports as for make run (KAFKA_PORT, MONGO_PORT, INTAKE_PORT ...); CLEANUP=1 removes afterwards
+# what the run created (its bench-* accounts, their requests, ledger entries and mails).
 bench: setup
-	$(RUN) python -m devstack.bench --requests $(N) --rate $(RATE) $(BENCH_ARGS)
+	$(RUN) python -m devstack.bench --requests $(N) --rate $(RATE) $(if $(filter 1 yes true,$(CLEANUP)),--cleanup) $(BENCH_ARGS)
 
 evaluate: setup model
 	@test -n "$(DATA)" || { echo "usage: make evaluate DATA=file.csv [WRONG=0.25]"; exit 2; }
@@ -81,8 +83,9 @@ evaluate: setup model
 crossval: setup
 	$(RUN) python -m router.classifier.crossval --tune
 
+# Kafka and MongoDB where make run put them (KAFKA_PORT, MONGO_PORT); HISTORY_* settings win.
 replay: setup
-	$(RUN) python -m history.replay
+	@$(RUN) python -m history.replay
 
 lint: setup
 	$(RUN) ruff check .

@@ -31,6 +31,9 @@ DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
 
 TEST_JWT_SECRET = "compose-test-signing-key-" + "x" * 15  # 40 characters
+TEST_METRICS_TOKEN = "compose-test-scrape-token-" + "y" * 14  # 40 characters
+# uvicorn's h11 with a deadline on the request head (shared.http.server).
+GUARDED_PROTOCOL = "shared.http.server:GuardedH11Protocol"
 ALL_INTERFACES = "0.0.0.0"  # noqa: S104 - inside a container: reachable from the network
 
 INFRA = ("kafka", "mongo", "mailpit")
@@ -228,10 +231,26 @@ def test_service_command_and_port(service: AppService) -> None:
     assert "--factory" in words
     assert words[words.index("--host") + 1] == ALL_INTERFACES
     assert int(words[words.index("--port") + 1]) == service.port
+    assert words[words.index("--http") + 1] == GUARDED_PROTOCOL
     assert (service.port, service.port) in published_ports(service.name)
     env = environment(service.name)
     assert env.get(f"{service.prefix}PORT", str(service.port)) == str(service.port)
     assert env.get(f"{service.prefix}HOST", ALL_INTERFACES) == ALL_INTERFACES
+
+
+def test_compose_and_the_devstack_serve_with_the_same_guarded_protocol(tmp_path: Path) -> None:
+    import importlib
+
+    from devstack.stack import EmbeddedStack, StackConfig
+    from shared.http.server import GuardedH11Protocol
+
+    module, _, name = GUARDED_PROTOCOL.partition(":")
+    assert getattr(importlib.import_module(module), name) is GuardedH11Protocol
+    for service in APP_SERVICES:
+        argv = list(
+            EmbeddedStack(StackConfig(data_dir=tmp_path)).service_process(service.name).argv
+        )
+        assert argv[argv.index("--http") + 1] == GUARDED_PROTOCOL, service.name
 
 
 def test_restart_policies() -> None:
@@ -295,6 +314,7 @@ def test_required_settings_are_set(service: AppService) -> None:
     assert env[f"{p}KAFKA_ENABLE_IDEMPOTENCE"] == "true"
     assert env[f"{p}HOST"] == ALL_INTERFACES
     assert f"{p}JWT_SECRET" in env
+    assert f"{p}METRICS_TOKEN" in env, "production refuses to serve /metrics without it"
     if service.uses_mongo:
         assert env[f"{p}MONGO_URL"].startswith("mongodb://mongo:27017")
     if service.name == "notifier":
@@ -320,6 +340,9 @@ def test_no_secret_is_written_into_compose() -> None:
         assert match["name"] == "HELPDESK_JWT_SECRET"
         with pytest.raises(LookupError):
             interpolate(secret, {})
+        token = VARIABLE.fullmatch(environment(service.name)[f"{service.prefix}METRICS_TOKEN"])
+        assert token
+        assert token["name"] == "HELPDESK_METRICS_TOKEN"
 
 
 @each_service
@@ -329,7 +352,10 @@ def test_compose_environment_validates_as_production_settings(
     for key in list(os.environ):
         if key.startswith(service.prefix):
             monkeypatch.delenv(key)
-    variables = {"HELPDESK_JWT_SECRET": TEST_JWT_SECRET}
+    variables = {
+        "HELPDESK_JWT_SECRET": TEST_JWT_SECRET,
+        "HELPDESK_METRICS_TOKEN": TEST_METRICS_TOKEN,
+    }
     for key, value in environment(service.name).items():
         monkeypatch.setenv(key, interpolate(value, variables))
 
@@ -342,6 +368,9 @@ def test_compose_environment_validates_as_production_settings(
     assert settings.kafka_enable_idempotence is True
     assert settings.port == service.port
     assert settings.effective_log_format == "json"
+    assert settings.metrics_enabled
+    assert settings.metrics_token is not None
+    assert settings.metrics_token.get_secret_value() == TEST_METRICS_TOKEN
     if service.uses_mongo:
         assert settings.mongo_url.get_secret_value().startswith("mongodb://mongo:27017")
 
@@ -415,6 +444,7 @@ def test_dockerignore_keeps_the_local_environment_out() -> None:
 # -- operations: Prometheus and Grafana ------------------------------------------------------
 
 DEPLOY = ROOT / "deploy"
+METRICS_SECRET = "metrics_token"
 METRIC_NAME = re.compile(r"\b(?:faststream|helpdesk|process)_[a-z_]+\b")
 
 
@@ -462,6 +492,14 @@ def test_prometheus_scrapes_every_replica_of_every_service() -> None:
         assert discovery["names"] == [service.name]
         assert discovery["type"] == "A"
         assert int(discovery["port"]) == service.port
+        # /metrics wants the scrape token: the secret compose makes of HELPDESK_METRICS_TOKEN,
+        # the variable every service's METRICS_TOKEN comes from.
+        assert job["authorization"] == {
+            "type": "Bearer",
+            "credentials_file": f"/run/secrets/{METRICS_SECRET}",
+        }
+    assert METRICS_SECRET in services()["prometheus"]["secrets"]
+    assert load_compose()["secrets"][METRICS_SECRET] == {"environment": "HELPDESK_METRICS_TOKEN"}
 
 
 def test_grafana_provisions_prometheus_and_the_dashboard() -> None:

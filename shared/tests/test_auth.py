@@ -96,6 +96,14 @@ def test_bad_tokens_are_rejected(bad: str) -> None:
         verifier.verify(bad)
 
 
+@pytest.mark.parametrize("sub", ["acc-1001\n", "acc-1001\r\n", "\nacc-1001", "acc-1001 "])
+def test_a_subject_with_a_line_break_or_space_is_not_an_account(sub: str) -> None:
+    # `re.match(r"...$")` accepts "acc-1001\n": `$` matches before a final newline. The
+    # account id ends up in queries, logs and mail headers, so it must be exactly one.
+    with pytest.raises(InvalidTokenError, match="sub is not an account id"):
+        verifier.verify(token(sub=sub))
+
+
 def app_with_customer_route() -> AsyncClient:
     app = FastAPI()
     app.state.token_verifier = verifier

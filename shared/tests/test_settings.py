@@ -26,14 +26,20 @@ def test_production_refuses_rs256_without_a_public_key() -> None:
 
 
 def test_production_with_a_real_secret_starts_and_logs_json() -> None:
-    settings = ServiceSettings(environment="production", jwt_secret="s" * 48)
+    settings = ServiceSettings(
+        environment="production", jwt_secret="s" * 48, metrics_token="m" * 40
+    )
     assert settings.jwt_verification_key == "s" * 48
     assert settings.effective_log_format == "json"
 
 
 def test_secrets_do_not_show_in_repr() -> None:
     settings = ServiceSettings(
-        environment="production", jwt_secret="s" * 48, mongo_url="mongodb://user:hunter2@db/"
+        environment="production",
+        jwt_secret="s" * 48,
+        mongo_url="mongodb://user:hunter2@db/",
+        metrics_token="m" * 40,
     )
     assert "hunter2" not in repr(settings)
     assert "s" * 48 not in repr(settings)
+    assert "m" * 40 not in repr(settings)

@@ -53,7 +53,8 @@ async def letters_where(stack: EmbeddedStack, **match: Any) -> list[DeadLetter]:
 @pytest.fixture
 async def smtp_refusing_once(services: EmbeddedStack) -> AsyncIterator[EmbeddedStack]:
     await services.stop_process("smtp")
-    await services.start_smtp(reject_first=1, reject_code=550)
+    # Only this test's mail is refused, whatever else is in flight.
+    await services.start_smtp(reject_first=1, reject_code=550, reject_containing=SECRET_SUBJECT)
     yield services
     await services.stop_process("smtp")
     await services.start_smtp()

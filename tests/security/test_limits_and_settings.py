@@ -125,7 +125,11 @@ async def test_production_processes_refuse_development_and_default_secrets(
 
 
 async def test_a_production_process_refuses_development_tokens(infra: EmbeddedStack) -> None:
-    env = {"INTAKE_ENVIRONMENT": "production", "INTAKE_JWT_SECRET": STRONG_SECRET}
+    env = {
+        "INTAKE_ENVIRONMENT": "production",
+        "INTAKE_JWT_SECRET": STRONG_SECRET,
+        "INTAKE_METRICS_TOKEN": "scrape-" + "t" * 40,
+    }
     async with extra_process(infra, "intake", env, "prod-ok") as (process, url):
         await wait_until(lambda: _ready(process, url), timeout=60, what="production intake")
         async with httpx.AsyncClient(base_url=url, timeout=10) as client:

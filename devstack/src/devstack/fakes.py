@@ -40,17 +40,3 @@ class FakePublisher:
     async def publish_many(self, items: Iterable[tuple[str, Envelope]]) -> None:
         for topic, event in items:
             await self.publish(topic, event)
-
-
-def record_of(
-    event: Envelope, topic: str = "topic", offset: int = 0, **headers: str
-) -> InboundRecord:
-    """The Kafka record a consumer would receive for `event`."""
-    return InboundRecord(
-        topic=topic,
-        partition=0,
-        offset=offset,
-        key=event.ticket_id.encode(),
-        value=event.model_dump_json().encode(),
-        headers={"event_type": event.event_type, "event_id": str(event.event_id), **headers},
-    )

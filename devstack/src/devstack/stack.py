@@ -162,7 +162,7 @@ class EmbeddedStack:
         ]
         return self._process("mongo", argv)
 
-    def smtp_process(self, **faults: int) -> ManagedProcess:
+    def smtp_process(self, **faults: int | str) -> ManagedProcess:
         argv = [
             sys.executable,
             "-m",
@@ -192,6 +192,8 @@ class EmbeddedStack:
             "--no-access-log",
             "--timeout-graceful-shutdown",
             "20",
+            "--http",  # uvicorn's h11 with a deadline on the request head
+            "shared.http.server:GuardedH11Protocol",
         ]
         return self._process(service, argv, self.config.service_env(service))
 
@@ -268,7 +270,7 @@ class EmbeddedStack:
         await self.stop_process("mongo")
         await self.start_mongo()
 
-    async def start_smtp(self, **faults: int) -> None:
+    async def start_smtp(self, **faults: int | str) -> None:
         await self._start(self.smtp_process(**faults))
         await self._await_ready("smtp", self.smtp_ready, 30)
 

@@ -22,6 +22,7 @@ from pymongo import AsyncMongoClient
 
 from devstack.stack import EmbeddedStack
 from devstack.testing import bearer
+from devstack.webdriver import Browser, browser_paths
 from history.settings import HistorySettings
 from shared.contracts.events import AgentReplied, Envelope, StatusChanged, StatusTransition, utcnow
 from shared.contracts.statuses import Status
@@ -29,8 +30,6 @@ from shared.contracts.topics import Topics
 from shared.kafka.publishing import event_headers
 from shared.mongo import Document
 from shared.waiting import wait_until
-
-from .webdriver import Browser, browser_paths
 
 pytestmark = pytest.mark.e2e
 

@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from intake.domain.attachments import CheckedFile
 from intake.domain.idempotency import IdempotencyRecord, RecordState
+from intake.domain.outbox import OutboxEntry, RecordedEvent
 from intake.domain.ratelimit import RateDecision, Slot, take_slot
 from intake.ports import StoredAttachment, TicketRecord
 from shared.contracts.events import AttachmentRef, Envelope, TicketSubmitted, utcnow
@@ -32,28 +33,66 @@ class FakePublisher:
 @dataclass
 class FakeTicketStore:
     tickets: dict[str, TicketRecord] = field(default_factory=dict)
+    due: dict[str, datetime] = field(default_factory=dict)  # outbox_due per request
     read_delay: float = 0.0  # widens the window between a read and the write that follows
 
-    async def add(self, ticket: TicketSubmitted) -> None:
+    async def add(
+        self,
+        ticket: TicketSubmitted,
+        entry: OutboxEntry,
+        receipt: dict[str, Any],
+        due_at: datetime,
+    ) -> bool:
+        await asyncio.sleep(0)
+        if ticket.ticket_id in self.tickets:
+            return False
         self.tickets[ticket.ticket_id] = TicketRecord(
-            ticket.ticket_id, ticket.account_id, Status.NEW
+            ticket.ticket_id,
+            ticket.account_id,
+            Status.NEW,
+            events=(RecordedEvent.of(ticket),),
+            outbox=(entry,),
+            receipt=receipt,
         )
-
-    async def remove(self, ticket_id: str) -> None:
-        self.tickets.pop(ticket_id, None)
+        self.due[ticket.ticket_id] = due_at
+        return True
 
     async def get(self, ticket_id: str) -> TicketRecord | None:
         found = self.tickets.get(ticket_id)
         await asyncio.sleep(self.read_delay)
         return found
 
-    async def set_status(self, ticket_id: str, expected: Status, new: Status) -> bool:
+    async def append(
+        self, ticket_id: str, recorded: RecordedEvent, entry: OutboxEntry, due_at: datetime
+    ) -> bool:
         await asyncio.sleep(0)
         current = self.tickets.get(ticket_id)
-        if current is None or current.status is not expected:
+        if current is None or current.recorded(recorded.event_id) is not None:
             return False
-        self.tickets[ticket_id] = TicketRecord(ticket_id, current.account_id, new)
+        change = recorded.status_change
+        if change is not None and current.status is not change.from_status:
+            return False
+        self.tickets[ticket_id] = replace(
+            current,
+            status=change.to_status if change else current.status,
+            events=(*current.events, recorded),
+            outbox=(*current.outbox, entry),
+        )
+        self.due[ticket_id] = min(due_at, self.due.get(ticket_id, due_at))
         return True
+
+    async def delivered(self, ticket_id: str, event_ids: Sequence[str]) -> None:
+        current = self.tickets[ticket_id]
+        outbox = tuple(e for e in current.outbox if e.event_id not in event_ids)
+        self.tickets[ticket_id] = replace(current, outbox=outbox)
+        if not outbox:
+            self.due.pop(ticket_id, None)
+
+    async def lease_due(self, now: datetime, until: datetime, limit: int) -> list[TicketRecord]:
+        leased = [t for t, at in self.due.items() if at <= now][:limit]
+        for ticket_id in leased:
+            self.due[ticket_id] = until
+        return [self.tickets[t] for t in leased]
 
 
 @dataclass
@@ -122,6 +161,7 @@ class FakeIdempotencyStore:
             lease_until=current.lease_until,
             expires_at=expires_at,
             response=response,
+            plan=current.plan,
         )
         return True
 
@@ -129,6 +169,11 @@ class FakeIdempotencyStore:
         current = self.records.get(record_id)
         if current is not None and current.token == token:
             del self.records[record_id]
+
+    async def abandon(self, record_id: str, token: str, lease_until: datetime) -> None:
+        current = self.records.get(record_id)
+        if current is not None and current.token == token:
+            self.records[record_id] = replace(current, lease_until=lease_until)
 
 
 @dataclass

@@ -19,7 +19,8 @@ from intake.adapters.gridfs import GridFSAttachmentStore
 from intake.adapters.mongo import MongoIdempotencyStore, MongoRateLimiter, MongoTicketStore
 from intake.domain.attachments import CheckedFile
 from intake.domain.idempotency import IdempotencyRecord, RecordState
-from shared.contracts.events import TicketSubmitted, utcnow
+from intake.domain.outbox import OutboxEntry, RecordedEvent
+from shared.contracts.events import StatusChanged, StatusTransition, TicketSubmitted, utcnow
 from shared.contracts.statuses import Status
 from shared.mongo import Document
 
@@ -35,27 +36,84 @@ async def db(mongo: AsyncMongoClient[Document]) -> AsyncIterator[AsyncDatabase[D
     await mongo.drop_database(name)
 
 
-async def test_status_compare_and_set_lets_one_of_two_pass(db: AsyncDatabase[Document]) -> None:
+def _submitted() -> TicketSubmitted:
+    return TicketSubmitted(
+        ticket_id="AAAA-BBBB-CCCC",
+        account_id="acc-1",
+        correlation_id="c",
+        category="cards",
+        subject="s",
+        description="d",
+    )
+
+
+def _status_event(to: Status) -> StatusChanged:
+    return StatusChanged(
+        ticket_id="AAAA-BBBB-CCCC",
+        account_id="acc-1",
+        correlation_id="c",
+        actor_id="agent-1",
+        actor_role="agent",
+        status_change=StatusTransition(from_status=Status.NEW, to_status=to),
+    )
+
+
+async def test_a_status_change_and_its_event_are_written_together_once(
+    db: AsyncDatabase[Document],
+) -> None:
     store = MongoTicketStore(db["tickets"])
-    await store.add(
-        TicketSubmitted(
-            ticket_id="AAAA-BBBB-CCCC",
-            account_id="acc-1",
-            correlation_id="c",
-            category="cards",
-            subject="s",
-            description="d",
+    await store.ensure_indexes()
+    now = utcnow()
+    submitted = _submitted()
+    entry = OutboxEntry.of("tickets.submitted", submitted, now)
+    assert await store.add(submitted, entry, {"ticket_id": submitted.ticket_id}, now)
+    assert not await store.add(submitted, entry, {}, now)  # the same request again: refused
+    solved, on_hold = _status_event(Status.SOLVED), _status_event(Status.ON_HOLD)
+    results = await asyncio.gather(
+        *(
+            store.append(
+                "AAAA-BBBB-CCCC",
+                RecordedEvent.of(e),
+                OutboxEntry.of("tickets.activity", e, now),
+                now,
+            )
+            for e in (solved, on_hold)
         )
     )
-    results = await asyncio.gather(
-        store.set_status("AAAA-BBBB-CCCC", Status.NEW, Status.SOLVED),
-        store.set_status("AAAA-BBBB-CCCC", Status.NEW, Status.ON_HOLD),
-    )
-    assert sorted(results) == [False, True]
+    assert sorted(results) == [False, True]  # both read "new": only one of them moves it
+    winner = solved if results[0] else on_hold
     ticket = await store.get("AAAA-BBBB-CCCC")
     assert ticket is not None
-    assert ticket.status is (Status.SOLVED if results[0] else Status.ON_HOLD)
+    assert ticket.status is winner.status_change.to_status
+    assert [e.event_id for e in ticket.outbox] == [str(submitted.event_id), str(winner.event_id)]
+    assert ticket.recorded(str(winner.event_id)) == RecordedEvent.of(winner)
+    # The same event twice is recorded once, whatever the status.
+    again = RecordedEvent.of(winner)
+    assert not await store.append("AAAA-BBBB-CCCC", again, ticket.outbox[1], now)
     assert await store.get("ZZZZ-ZZZZ-ZZZZ") is None
+
+
+async def test_the_outbox_empties_as_events_are_delivered_and_the_relay_leases_what_is_due(
+    db: AsyncDatabase[Document],
+) -> None:
+    store = MongoTicketStore(db["tickets"])
+    await store.ensure_indexes()
+    now = utcnow()
+    submitted = _submitted()
+    await store.add(submitted, OutboxEntry.of("tickets.submitted", submitted, now), {}, now)
+    later = now + timedelta(seconds=1)
+    leased = await store.lease_due(later, later + timedelta(minutes=1), 10)
+    assert [t.ticket_id for t in leased] == ["AAAA-BBBB-CCCC"]
+    assert await store.lease_due(later, later + timedelta(minutes=1), 10) == []  # held
+    await store.delivered("AAAA-BBBB-CCCC", [str(submitted.event_id)])
+    ticket = await store.get("AAAA-BBBB-CCCC")
+    assert ticket is not None
+    assert ticket.outbox == ()
+    raw = await db["tickets"].find_one({"_id": "AAAA-BBBB-CCCC"})
+    assert raw is not None
+    assert "outbox_due" not in raw  # nothing left for the relay to look at
+    far = now + timedelta(hours=1)
+    assert await store.lease_due(far, far, 10) == []
 
 
 async def test_a_claim_is_won_once(db: AsyncDatabase[Document]) -> None:

@@ -1,5 +1,6 @@
-"""The use cases with in-memory ports: what is recorded and published, what is undone on a
-failed publish, and what concurrency cannot break."""
+"""The use cases with in-memory ports: what is recorded and published, what a failed or
+unconfirmed publish leaves (the event in the outbox, published once by a retry or the relay),
+and what concurrency cannot break."""
 
 from __future__ import annotations
 
@@ -9,21 +10,29 @@ import io
 import itertools
 import time
 from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
 
 import pytest
 
+from intake.domain.activity import MessageLimits
 from intake.domain.attachments import CheckedFile
 from intake.domain.submission import SubmissionForm, SubmissionLimits
-from intake.idempotency import IdempotencyGate
-from intake.service import (
+from intake.service.activity import TicketActivity
+from intake.service.agent import AgentActions
+from intake.service.customer import CustomerActions
+from intake.service.delivery import EventDelivery
+from intake.service.errors import (
     AttachmentNotFoundError,
-    IntakeService,
     PublishFailedError,
     RateLimitedError,
     TicketNotFoundError,
 )
+from intake.service.files import Attachments
+from intake.service.idempotency import Claimed, IdempotencyGate
+from intake.service.submission import Submissions
 from shared.contracts.catalog import load_catalog
-from shared.contracts.events import Envelope, StatusChanged, TicketSubmitted
+from shared.contracts.events import CommentAdded, Envelope, StatusChanged, TicketSubmitted
 from shared.contracts.statuses import IllegalTransitionError, Status
 from shared.contracts.topics import Topics
 
@@ -45,7 +54,11 @@ FORM = SubmissionForm(
 
 @dataclass
 class World:
-    service: IntakeService
+    submissions: Submissions
+    customers: CustomerActions
+    agents: AgentActions
+    attachments: Attachments
+    delivery: EventDelivery
     publisher: FakePublisher
     tickets: FakeTicketStore
     files: FakeAttachmentStore
@@ -60,19 +73,41 @@ class World:
 def world() -> World:
     publisher, tickets, files = FakePublisher(), FakeTicketStore(), FakeAttachmentStore()
     claims, limiter = FakeIdempotencyStore(), FakeRateLimiter(limit=3)
-    service = IntakeService(
-        catalog=load_catalog(),
-        limits=SubmissionLimits(),
+    delivery = EventDelivery(
+        store=tickets, publisher=publisher, timeout_seconds=0.2, grace=timedelta(0)
+    )
+    gate = IdempotencyGate(claims, wait_seconds=2, poll_seconds=0.005)
+    activity = TicketActivity(
         topics=Topics(),
         store=tickets,
-        publisher=publisher,
-        attachments=files,
-        idempotency=IdempotencyGate(claims, wait_seconds=2, poll_seconds=0.005),
-        rate_limiter=limiter,
-        rate_limit=3,
-        publish_timeout_seconds=0.2,
+        delivery=delivery,
+        idempotency=gate,
+        message_limits=MessageLimits(),
     )
-    return World(service, publisher, tickets, files, claims, limiter)
+    return World(
+        submissions=Submissions(
+            catalog=load_catalog(),
+            limits=SubmissionLimits(),
+            topics=Topics(),
+            store=tickets,
+            delivery=delivery,
+            attachments=files,
+            idempotency=gate,
+            rate_limiter=limiter,
+            rate_limit=3,
+        ),
+        customers=CustomerActions(
+            activity=activity, attachments=files, rate_limiter=FakeRateLimiter(limit=5)
+        ),
+        agents=AgentActions(activity=activity),
+        attachments=Attachments(store=tickets, files=files),
+        delivery=delivery,
+        publisher=publisher,
+        tickets=tickets,
+        files=files,
+        claims=claims,
+        limiter=limiter,
+    )
 
 
 def photo() -> CheckedFile:
@@ -83,7 +118,7 @@ def photo() -> CheckedFile:
 
 
 async def submit(world: World, account: str = "acc-1", **kwargs: object) -> str:
-    result = await world.service.submit(FORM, account_id=account, correlation_id="c", **kwargs)  # type: ignore[arg-type]
+    result = await world.submissions.submit(FORM, account_id=account, correlation_id="c", **kwargs)  # type: ignore[arg-type]
     return result.receipt.ticket_id
 
 
@@ -97,33 +132,84 @@ async def test_a_submission_is_recorded_then_published(world: World) -> None:
     assert [f[0] for f in world.files.files.values()] == [ticket_id]
 
 
-async def test_a_failed_publish_leaves_nothing(world: World) -> None:
+async def test_an_unconfirmed_submission_is_kept_and_its_retry_publishes_it_once(
+    world: World,
+) -> None:
     world.publisher.fail = True
     with pytest.raises(PublishFailedError):
         await submit(world, files=[photo()], idempotency_key="k1")
-    assert world.tickets.tickets == {}
-    assert world.files.files == {}
-    assert world.limiter.slots["acc-1"] == []
-    assert world.claims.records == {}
+    (kept,) = world.tickets.tickets.values()
+    assert [e.event_id for e in kept.outbox] == [kept.events[0].event_id]
+    assert len(world.files.files) == 1  # the recorded event names it: it stays
+    assert len(world.limiter.slots["acc-1"]) == 1  # the request exists: its slot is used
+
+    # Kafka back: the retry with the same key carries out the same plan, once.
+    world.publisher.fail = False
+    again = await world.submissions.submit(
+        FORM, account_id="acc-1", correlation_id="c", files=[photo()], idempotency_key="k1"
+    )
+    assert again.receipt.ticket_id == kept.ticket_id
+    (event,) = world.published(TicketSubmitted)
+    assert str(event.event_id) == kept.events[0].event_id
+    assert world.tickets.tickets[kept.ticket_id].outbox == ()
+    assert len(world.files.files) == 1
+    assert len(world.tickets.tickets) == 1
 
 
-async def test_a_hung_publish_times_out_and_leaves_nothing(world: World) -> None:
+async def test_what_nobody_retries_the_relay_publishes_once(world: World) -> None:
+    world.publisher.fail = True
+    with pytest.raises(PublishFailedError):
+        await submit(world)
+    world.publisher.fail = False
+    assert await world.delivery.relay_once() == 1
+    assert await world.delivery.relay_once() == 0  # delivered: nothing is due any more
+    (event,) = world.published(TicketSubmitted)
+    assert event.ticket_id in world.tickets.tickets
+
+
+async def test_a_hung_publish_times_out_promptly(world: World) -> None:
     class Hanging:
         async def publish(self, topic: str, event: Envelope) -> None:
             await asyncio.sleep(60)
 
-    world.service.publisher = Hanging()
+    world.delivery.publisher = Hanging()
     started = time.monotonic()
     with pytest.raises(PublishFailedError):
         await submit(world, files=[photo()])
     assert time.monotonic() - started < 1
-    assert (world.tickets.tickets, world.files.files) == ({}, {})
+
+
+async def test_a_crash_after_publishing_is_finished_by_the_retry_not_repeated(
+    world: World,
+) -> None:
+    """The first attempt published, then died before storing its answer: its claim's lease
+    runs out, and the retry takes it over with the same plan."""
+
+    class DiesBeforeAnswering(IdempotencyGate):
+        async def complete(self, claim: Claimed, response: dict[str, Any], ttl: timedelta) -> None:
+            raise RuntimeError("killed before the answer was stored")
+
+    store = world.submissions.idempotency.store
+    world.submissions.idempotency = DiesBeforeAnswering(
+        store, lease=timedelta(0), wait_seconds=0, poll_seconds=0.005
+    )
+    first = await world.submissions.submit(
+        FORM, account_id="acc-1", correlation_id="c", idempotency_key="k2"
+    )
+    second = await world.submissions.submit(
+        FORM, account_id="acc-1", correlation_id="c", idempotency_key="k2"
+    )
+    assert second.receipt.ticket_id == first.receipt.ticket_id
+    assert len(world.tickets.tickets) == 1
+    assert len({e.event_id for e in world.published(TicketSubmitted)}) == 1
 
 
 async def test_concurrent_retries_with_one_key_make_one_ticket(world: World) -> None:
     results = await asyncio.gather(
         *(
-            world.service.submit(FORM, account_id="acc-1", correlation_id="c", idempotency_key="k")
+            world.submissions.submit(
+                FORM, account_id="acc-1", correlation_id="c", idempotency_key="k"
+            )
             for _ in range(10)
         )
     )
@@ -134,20 +220,20 @@ async def test_concurrent_retries_with_one_key_make_one_ticket(world: World) -> 
 
 async def test_the_rate_limit_counts_new_requests_only(world: World) -> None:
     for n in range(3):
-        await world.service.submit(
+        await world.submissions.submit(
             SubmissionForm("cards", f"Card {n}", "My card has not arrived."),
             account_id="acc-1",
             correlation_id="c",
         )
     with pytest.raises(RateLimitedError) as caught:
-        await world.service.submit(
+        await world.submissions.submit(
             SubmissionForm("cards", "Card 4", "My card has not arrived."),
             account_id="acc-1",
             correlation_id="c",
         )
     assert 3590 < caught.value.retry_after_seconds <= 3600
     # The same request as the first is a replay, not a fourth request.
-    replay = await world.service.submit(
+    replay = await world.submissions.submit(
         SubmissionForm("cards", "Card 0", "My card has not arrived."),
         account_id="acc-1",
         correlation_id="c",
@@ -163,7 +249,7 @@ async def test_concurrent_status_changes_each_decide_on_the_status_they_replace(
     targets = [Status.SOLVED, Status.ON_HOLD, Status.CLOSED, Status.PENDING, Status.OPEN]
     results = await asyncio.gather(
         *(
-            world.service.change_status(ticket_id, t, None, agent_id="ag", correlation_id="c")
+            world.agents.change_status(ticket_id, t, None, agent_id="ag", correlation_id="c")
             for t in targets
         ),
         return_exceptions=True,
@@ -184,7 +270,7 @@ async def test_the_same_change_twice_at_once_passes_once(world: World) -> None:
     world.tickets.read_delay = 0.01
     results = await asyncio.gather(
         *(
-            world.service.change_status(
+            world.agents.change_status(
                 ticket_id, Status.CLOSED, None, agent_id="ag", correlation_id="c"
             )
             for _ in range(5)
@@ -195,35 +281,80 @@ async def test_the_same_change_twice_at_once_passes_once(world: World) -> None:
     assert len(world.published(StatusChanged)) == 1
 
 
-async def test_a_failed_publish_puts_the_status_back(world: World) -> None:
+async def test_an_unconfirmed_action_is_kept_and_its_keyed_retry_is_not_a_second_one(
+    world: World,
+) -> None:
     ticket_id = await submit(world)
     world.publisher.fail = True
     with pytest.raises(PublishFailedError):
-        await world.service.request_information(
+        await world.agents.request_information(
             ticket_id, "Send your ID", ["ID"], agent_id="ag", correlation_id="c"
         )
     with pytest.raises(PublishFailedError):
-        await world.service.upload_documents(
-            ticket_id, [photo()], account_id="acc-1", correlation_id="c"
+        await world.customers.comment(
+            ticket_id, "Here it is", account_id="acc-1", correlation_id="c", idempotency_key="c1"
         )
-    assert world.tickets.tickets[ticket_id].status is Status.NEW
-    assert len(world.files.files) == 0
+    record = world.tickets.tickets[ticket_id]
+    assert record.status is Status.OPEN  # pending, then re-opened by the comment: both kept
+    assert len(record.outbox) == 2  # the information request's and the comment's
+    world.publisher.fail = False
+    again = await world.customers.comment(
+        ticket_id, "Here it is", account_id="acc-1", correlation_id="c", idempotency_key="c1"
+    )
+    comments = world.published(CommentAdded)
+    assert [str(c.event_id) for c in comments] == [str(again.event_id)]
+    assert again.status_change is not None
+    assert again.status_change.to_status is Status.OPEN
+    assert len(world.tickets.tickets[ticket_id].events) == 3  # not a fourth
+    # the information request, left unconfirmed before it, went out first: in order
+    assert [type(e).__name__ for _, e in world.publisher.events[-2:]] == [
+        "InformationRequested",
+        "CommentAdded",
+    ]
+
+
+async def test_a_keyed_action_answers_its_retry_from_the_first(world: World) -> None:
+    ticket_id = await submit(world)
+    first = await world.agents.reply(
+        ticket_id,
+        "On its way",
+        Status.SOLVED,
+        agent_id="ag",
+        correlation_id="c",
+        idempotency_key="r1",
+    )
+    second = await world.agents.reply(
+        ticket_id,
+        "On its way",
+        Status.SOLVED,
+        agent_id="ag",
+        correlation_id="c",
+        idempotency_key="r1",
+    )
+    assert (second.event_id, second.replayed) == (first.event_id, True)
+    assert world.tickets.tickets[ticket_id].status is Status.SOLVED
+
+
+async def test_customer_activity_is_rate_limited(world: World) -> None:
+    ticket_id = await submit(world)
+    for n in range(5):
+        await world.customers.comment(
+            ticket_id, f"Any news? ({n})", account_id="acc-1", correlation_id="c"
+        )
+    with pytest.raises(RateLimitedError):
+        await world.customers.comment(
+            ticket_id, "Any news?!", account_id="acc-1", correlation_id="c"
+        )
 
 
 async def test_someone_elses_request_is_not_found(world: World) -> None:
     ticket_id = await submit(world, files=[photo()])
     with pytest.raises(TicketNotFoundError):
-        await world.service.comment(ticket_id, "hi", account_id="acc-2", correlation_id="c")
+        await world.customers.comment(ticket_id, "hi", account_id="acc-2", correlation_id="c")
     attachment_id = next(iter(world.files.files))
     with pytest.raises(AttachmentNotFoundError):
-        await world.service.open_attachment(
-            ticket_id, attachment_id, reader_id="acc-2", role="customer"
-        )
+        await world.attachments.open(ticket_id, attachment_id, reader_id="acc-2", role="customer")
     with pytest.raises(AttachmentNotFoundError):
-        await world.service.open_attachment(
-            ticket_id, attachment_id, reader_id="dash", role="dashboard"
-        )
-    stored = await world.service.open_attachment(
-        ticket_id, attachment_id, reader_id="agent", role="agent"
-    )
+        await world.attachments.open(ticket_id, attachment_id, reader_id="dash", role="dashboard")
+    stored = await world.attachments.open(ticket_id, attachment_id, reader_id="agent", role="agent")
     assert stored.ref.content_type == "image/jpeg"

@@ -1,5 +1,6 @@
-"""When Kafka does not acknowledge: a prompt 503 with Retry-After and nothing left behind (no
-ticket, no stored file, no rate-limit slot, no idempotency claim, no changed status).
+"""When Kafka does not acknowledge: a prompt 503 with Retry-After; the request (or the action)
+stays recorded with its event in the outbox, a retry with the same Idempotency-Key returns it
+without making a copy, and the relay publishes what nobody retries — each event once.
 
 The app is built in this process with its own database and served by uvicorn on the test's
 event loop, so the test can swap the event publisher for one that fails or hangs while the
@@ -24,7 +25,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from devstack.stack import EmbeddedStack, free_port
 from devstack.testing import bearer
 from intake.ports import EventPublisher
-from intake.service import IntakeService
+from intake.service.delivery import EventDelivery
 from intake.settings import IntakeSettings
 from shared.contracts.events import Envelope
 from shared.contracts.identity import Role
@@ -32,7 +33,14 @@ from shared.mongo import Document
 from shared.waiting import wait_until
 
 from .intake_samples import account, jpeg, pdf
-from .intake_support import PINNED, serve_in_process
+from .intake_support import PINNED, IntakeUnderTest, events_of, serve_in_process
+
+
+async def events_on(infra: EmbeddedStack, topic: str, ticket_id: str) -> list[dict[str, Any]]:
+    """Every event of one ticket on `topic`, read to the end of the log as it is now."""
+    server = IntakeUnderTest(url="", host="", port=0, stack=infra)
+    return await events_of(server, topic, ticket_id)
+
 
 pytestmark = pytest.mark.integration
 
@@ -75,7 +83,7 @@ class HeldPublisher:
 @dataclass
 class InProcess:
     client: httpx.AsyncClient
-    service: IntakeService
+    delivery: EventDelivery
     db: AsyncDatabase[Document]
 
 
@@ -104,23 +112,20 @@ async def app(
         serve_in_process(settings) as (url, built),
         httpx.AsyncClient(base_url=url, timeout=30) as client,
     ):
-        service: IntakeService = built.http.state.intake_service
-        yield InProcess(client, service, mongo[settings.database])
+        delivery: EventDelivery = built.http.state.delivery
+        yield InProcess(client, delivery, mongo[settings.database])
     await mongo.drop_database(settings.database)
 
 
-async def leftovers(db: AsyncDatabase[Document], owner: str) -> dict[str, int]:
+async def kept(db: AsyncDatabase[Document], owner: str) -> dict[str, int]:
     limits = await db["rate_limits"].find_one({"_id": owner})
+    tickets = [t async for t in db["tickets"].find({"account_id": owner})]
     return {
-        "tickets": await db["tickets"].count_documents({"account_id": owner}),
-        "files": await db["attachments.files"].count_documents({}),
-        "chunks": await db["attachments.chunks"].count_documents({}),
+        "tickets": len(tickets),
+        "waiting": sum(len(t.get("outbox", [])) for t in tickets),
+        "files": await db["attachments.files"].count_documents({"metadata.account_id": owner}),
         "rate_slots": len((limits or {}).get("slots", [])),
-        "claims": await db["idempotency"].count_documents({"_id": {"$regex": f":{owner}:"}}),
     }
-
-
-NOTHING = {"tickets": 0, "files": 0, "chunks": 0, "rate_slots": 0, "claims": 0}
 
 
 async def submit_with_files(app: InProcess, owner: str, key: str) -> httpx.Response:
@@ -135,49 +140,58 @@ async def submit_with_files(app: InProcess, owner: str, key: str) -> httpx.Respo
     )
 
 
-async def test_kafka_down_is_503_and_nothing_is_left(app: InProcess) -> None:
+async def test_kafka_down_is_503_the_request_is_kept_and_a_retry_publishes_it_once(
+    app: InProcess, infra: EmbeddedStack
+) -> None:
     owner, key = account(), str(uuid4())
-    real = app.service.publisher
+    real = app.delivery.publisher
     failing = FailingPublisher()
-    app.service.publisher = failing
+    app.delivery.publisher = failing
     response = await submit_with_files(app, owner, key)
     assert response.status_code == 503
     assert response.headers["content-type"] == "application/problem+json"
     assert response.headers["retry-after"] == "5"
+    assert "will be delivered" in response.json()["detail"]
     assert failing.calls == 1
-    assert await leftovers(app.db, owner) == NOTHING
+    assert await kept(app.db, owner) == {"tickets": 1, "waiting": 1, "files": 2, "rate_slots": 1}
 
-    # Kafka back: the client's retry with the same key does the work, once.
-    app.service.publisher = real
+    # Kafka back: the client's retry with the same key publishes the same request, once.
+    app.delivery.publisher = real
     retry = await submit_with_files(app, owner, key)
     assert retry.status_code == 202, retry.text
-    assert "idempotent-replayed" not in retry.headers
-    counts = await leftovers(app.db, owner)
-    assert (counts["tickets"], counts["files"], counts["rate_slots"]) == (1, 2, 1)
+    assert await kept(app.db, owner) == {"tickets": 1, "waiting": 0, "files": 2, "rate_slots": 1}
+    ticket_id = retry.json()["ticket_id"]
+    published = await events_on(infra, "tickets.submitted", ticket_id)
+    assert len(published) == 1
 
 
-@pytest.mark.intake_settings(publish_timeout_seconds=0.5)
-async def test_a_hung_broker_gives_a_prompt_503(app: InProcess) -> None:
+@pytest.mark.intake_settings(publish_timeout_seconds=0.5, outbox_grace_seconds=0.5)
+async def test_a_hung_broker_gives_a_prompt_503_and_the_relay_delivers_later(
+    app: InProcess, infra: EmbeddedStack
+) -> None:
     owner = account()
-    app.service.publisher = HangingPublisher()
+    real = app.delivery.publisher
+    app.delivery.publisher = HangingPublisher()
     started = time.monotonic()
-    response = await submit_with_files(app, owner, str(uuid4()))
+    response = await app.client.post("/v1/tickets", headers=bearer(owner), json=GOOD)
     assert response.status_code == 503
     assert time.monotonic() - started < 5
-    assert await leftovers(app.db, owner) == NOTHING
+    app.delivery.publisher = real
+    [ticket] = [t async for t in app.db["tickets"].find({"account_id": owner})]
+
+    async def relayed() -> bool:
+        return (await kept(app.db, owner))["waiting"] == 0
+
+    await wait_until(relayed, timeout=30, what="the relay to publish the kept request")
+    assert len(await events_on(infra, "tickets.submitted", ticket["_id"])) == 1
 
 
-async def test_agent_and_customer_actions_undo_on_503(app: InProcess) -> None:
+async def test_agent_and_customer_actions_are_kept_on_503(app: InProcess) -> None:
     owner = account()
     created = await app.client.post("/v1/tickets", headers=bearer(owner), json=GOOD)
     ticket_id = created.json()["ticket_id"]
-    files_before = await app.db["attachments.files"].count_documents({})
 
-    app.service.publisher = FailingPublisher()
-    moved = await app.client.post(
-        f"/v1/tickets/{ticket_id}/status", headers=AGENT, json={"status": "solved"}
-    )
-    assert moved.status_code == 503
+    app.delivery.publisher = FailingPublisher()
     asked = await app.client.post(
         f"/v1/tickets/{ticket_id}/information-requests", headers=AGENT, json={"body": "ID?"}
     )
@@ -190,14 +204,18 @@ async def test_agent_and_customer_actions_undo_on_503(app: InProcess) -> None:
     assert uploaded.status_code == 503
     ticket = await app.db["tickets"].find_one({"_id": ticket_id})
     assert ticket is not None
-    assert ticket["status"] == "new"  # every status change was put back
-    assert await app.db["attachments.files"].count_documents({}) == files_before
+    # Both recorded: asked (new -> pending), then answered (pending -> open), both waiting.
+    assert ticket["status"] == "open"
+    assert [e["event_id"] for e in ticket["outbox"]] == [
+        e["event_id"] for e in ticket["events"][1:]
+    ]
+    assert (await kept(app.db, owner))["files"] == 1  # the upload's event names it
 
 
 @pytest.mark.intake_settings(idempotency_wait_seconds=0.2)
 async def test_a_retry_while_the_first_is_still_running_is_409(app: InProcess) -> None:
-    held = HeldPublisher(app.service.publisher)
-    app.service.publisher = held
+    held = HeldPublisher(app.delivery.publisher)
+    app.delivery.publisher = held
     owner, key = account(), str(uuid4())
     headers = bearer(owner) | {"Idempotency-Key": key}
     first = asyncio.create_task(app.client.post("/v1/tickets", headers=headers, json=GOOD))

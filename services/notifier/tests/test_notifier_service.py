@@ -18,6 +18,7 @@ from shared.contracts.events import (
     new_ticket_id,
 )
 from shared.contracts.topics import Topics
+from shared.kafka.records import InboundRecord, TransientError
 
 from .notifier_fakes import (
     FakeDeadLetters,
@@ -210,3 +211,53 @@ def test_backoff_grows_exponentially_with_jitter_and_a_cap() -> None:
     assert all(15 <= d <= 30 for d in delays[4:])
     assert policy.gives_up_after(10)
     assert not policy.gives_up_after(9)
+
+
+def record_of(event: TicketSubmitted, offset: int, **headers: str) -> InboundRecord:
+    return InboundRecord(
+        topic="tickets.submitted",
+        partition=0,
+        offset=offset,
+        key=event.ticket_id.encode(),
+        value=event.model_dump_json().encode(),
+        headers={"event_type": event.event_type, **headers},
+    )
+
+
+async def test_a_consumed_batch_parks_what_it_cannot_handle_and_mails_the_rest() -> None:
+    h = harness()
+    dead_letters = FakeDeadLetters()
+    service = replace(h.service, dead_letters=dead_letters)
+    good, also_good = submitted("acc-1001"), submitted("acc-1002")
+    poison = InboundRecord("tickets.submitted", 0, 1, None, b"\xff not an event", {})
+    await service.handle_records([record_of(good, 0), poison, record_of(also_good, 2)])
+    assert [r.offset for r, _ in dead_letters.parked] == [1]
+    assert len(h.mailer.sent) == 2
+
+    # A failure that persists parks its own record only; a transient one stops the batch.
+    class Broken(FakeMailer):
+        async def send(self, message: object) -> None:
+            raise RuntimeError("template exploded")
+
+    broken = replace(service, mailer=Broken())
+    await broken.handle_records([record_of(submitted("acc-1002"), 3)])
+    assert [r.offset for r, _ in dead_letters.parked] == [1, 3]
+
+    class Down(FakeDirectory):
+        async def get_many(self, account_ids: Sequence[str]) -> dict[str, AccountRecord | None]:
+            raise TransientError("directory unreachable")
+
+    with pytest.raises(TransientError):
+        await replace(service, directory=Down()).handle_records([record_of(submitted(), 4)])
+
+
+async def test_a_redriven_record_retakes_its_failed_notification() -> None:
+    h = harness()
+    h.mailer.fail_next.append(PermanentMailError("550 mailbox full"))
+    event = submitted()
+    await h.service.handle_records([record_of(event, 0)])
+    assert h.mailer.sent == []
+    await h.service.handle_records([record_of(event, 0)])  # a plain redelivery
+    assert h.mailer.sent == []
+    await h.service.handle_records([record_of(event, 0, **{"x-redrive-count": "1"})])
+    assert len(h.mailer.sent) == 1

@@ -11,10 +11,10 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from devstack.stack import EmbeddedStack
-from notifier.adapters.mongo import MongoAccountDirectory, MongoNotificationLedger
+from notifier.adapters.mongo import MongoNotificationLedger
 from notifier.ports import LedgerEntry
 from shared.contracts.directory import DEMO_ACCOUNTS, AccountRecord
-from shared.mongo import Document
+from shared.mongo import Document, MongoAccountDirectory
 
 pytestmark = pytest.mark.integration
 

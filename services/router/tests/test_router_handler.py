@@ -13,11 +13,18 @@ from faststream.kafka import TestKafkaBroker
 from router.app import build
 from router.classifier.types import Prediction
 from router.settings import RouterSettings
+from shared.contracts.directory import DEMO_ACCOUNTS, AccountRecord
 from shared.contracts.events import TicketSubmitted, new_ticket_id
 from shared.kafka.context import raw_body
 from shared.kafka.publishing import event_headers
 
 pytestmark = pytest.mark.unit
+
+
+class FakeDirectory:
+    async def get_many(self, account_ids: Sequence[str]) -> dict[str, AccountRecord | None]:
+        accounts = {a.account_id: a for a in DEMO_ACCOUNTS}
+        return {a: accounts.get(a) for a in account_ids}
 
 
 class StubClassifier:
@@ -48,6 +55,7 @@ async def run_router(
 ) -> dict[str, list[Any]]:
     built = build(RouterSettings(model_path=Path("/nonexistent")))
     built.http.state.routing_service.classifier = classifier
+    built.http.state.routing_service.directory = FakeDirectory()
     seen: dict[str, list[Any]] = {}
 
     def capture_into(topic: str) -> Callable[[Any], Awaitable[None]]:
@@ -62,6 +70,7 @@ async def run_router(
         "team.withdrawals-transfers",
         "team.trading-exchange",
         "team.security",
+        "team.account",
         "tickets.submitted.dlq",
     ):
         built.broker.subscriber(topic, decoder=raw_body)(capture_into(topic))
@@ -101,3 +110,17 @@ async def test_rules_win_and_poison_is_dead_lettered_alone() -> None:
     assert len(seen["team.security"]) == 1
     assert b'"priority":"urgent"' in seen["team.security"][0]
     assert b'"reason":"rule:account-takeover"' in seen["tickets.routed"][0]
+
+
+async def test_a_corporate_account_is_exempt_from_the_several_accounts_rule() -> None:
+    text = "I have two accounts and want to merge my balances into one"
+    person = submitted("account", text)
+    corporate = submitted("account", text).model_copy(update={"account_id": "acc-2001"})
+    seen = await run_router([person, corporate], None)
+    routed = {e.split(b'"ticket_id":"')[1][:14]: e for e in seen["tickets.routed"]}
+    person_decision = routed[person.ticket_id.encode()]
+    corporate_decision = routed[corporate.ticket_id.encode()]
+    assert b'"reason":"rule:several-accounts"' in person_decision
+    assert b"several_accounts" in person_decision
+    assert b"rule:several-accounts" not in corporate_decision
+    assert b"several_accounts" not in corporate_decision

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from faststream import BaseMiddleware
 from faststream.kafka import KafkaBroker
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
@@ -30,9 +32,11 @@ from prometheus_client import (
 from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
+from pydantic import SecretStr
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.contracts.topics import DLQ_SUFFIX
+from shared.http.problems import ProblemError
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -41,6 +45,10 @@ METRICS_PATH = "/metrics"
 # Handler and HTTP latencies of interest run from a millisecond to seconds.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 LAG_PROBE_SECONDS = 2.0
+# Label values a client chooses must come from a fixed set: each new value is a new series,
+# held in memory for the life of the process. Any token is a valid HTTP method to h11.
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER = "other"
 
 
 class ServiceMetrics:
@@ -140,20 +148,40 @@ def dead_letter_counter(counter: Counter) -> type[BaseMiddleware]:
     return DeadLetterCounter
 
 
-def metrics_router(metrics: ServiceMetrics) -> APIRouter:
+def metrics_router(metrics: ServiceMetrics, token: SecretStr | None = None) -> APIRouter:
+    """/metrics; with a token (always in production: shared.settings), only for a scraper that
+    presents it as a bearer token."""
     router = APIRouter(tags=["operations"])
+    expected = _digest(token.get_secret_value()) if token is not None else None
 
     @router.get(METRICS_PATH, summary="Prometheus metrics", include_in_schema=False)
-    async def scrape() -> Response:
+    async def scrape(request: Request) -> Response:
+        if expected is not None:
+            scheme, _, presented = request.headers.get("authorization", "").partition(" ")
+            # Digests of equal length, compared in constant time: neither the token nor its
+            # length can be found by timing the answers.
+            if scheme.lower() != "bearer" or not hmac.compare_digest(
+                _digest(presented.strip()), expected
+            ):
+                raise ProblemError(
+                    401,
+                    "Not authenticated",
+                    "the metrics need the scrape token",
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
         await metrics.refresh_lag()
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     return router
 
 
+def _digest(value: str) -> bytes:
+    return hashlib.sha256(value.encode()).digest()
+
+
 class HttpMetricsMiddleware:
     """Pure ASGI middleware: counts and times each HTTP request by its route template (not the
-    raw path, so ticket ids do not explode the label set)."""
+    raw path, so ticket ids do not explode the label set), a known method and a status."""
 
     def __init__(self, app: ASGIApp, metrics: ServiceMetrics) -> None:
         self.app = app
@@ -175,7 +203,9 @@ class HttpMetricsMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            route = getattr(scope.get("route"), "path", None) or "unmatched"  # a template
             method = str(scope.get("method", ""))
-            self.metrics.http_requests.labels(method, route, str(status)).inc()
+            method = method if method in HTTP_METHODS else OTHER
+            code = str(status) if 100 <= status <= 599 else OTHER
+            self.metrics.http_requests.labels(method, route, code).inc()
             self.metrics.http_latency.labels(method, route).observe(time.perf_counter() - started)

@@ -1,11 +1,15 @@
-"""MongoDB connection helper (PyMongo's async API, the successor of Motor)."""
+"""MongoDB helpers (PyMongo's async API, the successor of Motor): the client every service
+creates the same way, its readiness probe, and the account directory every service reads."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from pymongo import AsyncMongoClient
+from pymongo.asynchronous.collection import AsyncCollection
 
+from shared.contracts.directory import ACCOUNTS_COLLECTION, DIRECTORY_DATABASE, AccountRecord
 from shared.settings import ServiceSettings
 
 Document = dict[str, Any]
@@ -30,3 +34,26 @@ async def mongo_is_ready(client: AsyncMongoClient[Document]) -> bool:
     except Exception:
         return False
     return True
+
+
+class MongoAccountDirectory:
+    """The account directory (the exchange's account service's collection): the only source
+    of reply addresses and account kinds, looked up by account id."""
+
+    def __init__(self, accounts: AsyncCollection[Document]) -> None:
+        self._accounts = accounts
+
+    @classmethod
+    def of(cls, client: AsyncMongoClient[Document]) -> MongoAccountDirectory:
+        return cls(client[DIRECTORY_DATABASE][ACCOUNTS_COLLECTION])
+
+    async def get(self, account_id: str) -> AccountRecord | None:
+        document = await self._accounts.find_one({"_id": account_id})
+        return AccountRecord.model_validate(document) if document else None
+
+    async def get_many(self, account_ids: Sequence[str]) -> dict[str, AccountRecord | None]:
+        """Every asked id, with its record or None when the directory has none."""
+        found: dict[str, AccountRecord | None] = dict.fromkeys(account_ids)
+        async for document in self._accounts.find({"_id": {"$in": list(account_ids)}}):
+            found[document["_id"]] = AccountRecord.model_validate(document)
+        return found

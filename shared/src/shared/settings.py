@@ -70,6 +70,23 @@ class ServiceSettings(BaseSettings):
     jwt_audience: str = "helpcentre"
     jwt_issuer: str = "helpcentre-signin"
 
+    # What one HTTP client may cost us (shared.http): bytes held, and time a connection is held
+    # by a client that sends nothing.
+    max_body_bytes: int = Field(
+        default=64 * 1024, ge=1024, description="A request body, unless the service caps by route"
+    )
+    http_header_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="From connection (or the last response) to a full head"
+    )
+    http_body_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="The longest a request body may stall between two reads"
+    )
+
+    metrics_enabled: bool = Field(default=True, description="Serve Prometheus metrics at /metrics")
+    metrics_token: SecretStr | None = Field(
+        default=None, description="Bearer token /metrics requires; production needs 32+ chars"
+    )
+
     @property
     def topics(self) -> Topics:
         return Topics(prefix=self.topic_prefix)
@@ -104,5 +121,13 @@ class ServiceSettings(BaseSettings):
         elif self.jwt_public_key_path is None and self.jwt_jwks_path is None:
             raise InsecureConfigurationError(
                 "production RS256 needs JWT_PUBLIC_KEY_PATH or JWT_JWKS_PATH"
+            )
+        # The metrics name our routes, traffic and consumer lag: not for anyone who can reach
+        # the port.
+        token = self.metrics_token.get_secret_value() if self.metrics_token else ""
+        if self.metrics_enabled and len(token) < 32:
+            raise InsecureConfigurationError(
+                "production needs METRICS_TOKEN of 32+ characters (Prometheus's bearer token"
+                " for /metrics), or METRICS_ENABLED=false"
             )
         return self

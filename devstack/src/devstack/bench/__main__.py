@@ -1,4 +1,8 @@
-"""`python -m devstack.bench` (make bench): see devstack.bench.runner for the phases."""
+"""`python -m devstack.bench` (make bench): see devstack.bench.runner for the phases.
+
+stdout: the report (table, figures against the targets) and the paths of the files written
+(`<out-dir>/bench-<time>.json` with every figure, and the plot); progress goes to stderr.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,19 @@ import argparse
 import asyncio
 import json
 import os
+import sys
 from pathlib import Path
 
-from devstack.bench.runner import PHASES, BenchOptions, default_urls, run
+from devstack.bench.cleanup import Created, Removed, cleanup
+from devstack.bench.runner import (
+    PHASES,
+    BenchOptions,
+    BenchRun,
+    default_urls,
+    progress,
+    report,
+    run,
+)
 from devstack.stack import SERVICES, StackPorts
 
 
@@ -39,6 +53,18 @@ def parse(argv: list[str] | None = None) -> BenchOptions:
     parser.add_argument(
         "--email-wait", type=float, default=120, help="seconds to wait for e-mails per phase"
     )
+    parser.add_argument(
+        "--cleanup",
+        action="store_true",
+        help="afterwards, remove the run's accounts, their requests (history, intake), the "
+        "notifier's ledger entries of them and their mails (devstack.bench.cleanup)",
+    )
+    parser.add_argument(
+        "--cleanup-wait",
+        type=float,
+        default=600,
+        help="--cleanup: seconds at most to wait for the consumers to drain first",
+    )
     for service in SERVICES:
         parser.add_argument(f"--{service}-url", default=default_urls(ports)[service])
     args = parser.parse_args(argv)
@@ -63,18 +89,60 @@ def parse(argv: list[str] | None = None) -> BenchOptions:
         out_dir=args.out_dir,
         phase_timeout=args.phase_timeout,
         email_wait=args.email_wait,
+        cleanup=args.cleanup,
+        cleanup_wait=args.cleanup_wait,
     )
 
 
-def main(argv: list[str] | None = None) -> None:
-    options = parse(argv)
-    result = asyncio.run(run(options))
+def write_json(options: BenchOptions, bench: BenchRun) -> Path:
     options.out_dir.mkdir(parents=True, exist_ok=True)
-    path = options.out_dir / Path(result["plot"]).with_suffix(".json").name
-    path.write_text(json.dumps(result, indent=2))
+    path = options.out_dir / f"bench-{bench.stamp}.json"
+    path.write_text(json.dumps(bench.result, indent=2) + "\n")
+    return path
+
+
+async def remove(options: BenchOptions, created: Created) -> Removed:
+    progress("-- cleanup ...")
+    removed = await cleanup(
+        created,
+        mongo_url=options.mongo_url,
+        kafka=options.kafka,
+        maildir=options.maildir,
+        urls=options.urls,
+        wait=options.cleanup_wait,
+    )
+    if not removed.drained:
+        progress(
+            f"   the consumers still lagged after {options.cleanup_wait:.0f} s: events of the"
+            " run still in flight may re-create some of what was removed"
+        )
+    return removed
+
+
+async def bench(options: BenchOptions) -> None:
+    created = Created()
+    try:
+        done = await run(options, created)
+    except BaseException:
+        if options.cleanup and created.accounts:
+            await remove(options, created)
+        raise
     print()
-    print(json.dumps(result, indent=2))
-    print(f"\nJSON: {path}\nplot: {result['plot']}")
+    print(report(done))
+    print()
+    path = write_json(options, done)
+    print(f"JSON: {path}")
+    print(f"plot: {done.plot}" if done.plot else "plot: none (nothing arrived to plot)")
+    if options.cleanup:
+        removed = await remove(options, created)
+        done.result["cleanup"] = removed.counts | {"drained": removed.drained}
+        write_json(options, done)
+        print(f"cleanup: removed {removed.summary()}")
+    sys.stdout.flush()
+
+
+def main(argv: list[str] | None = None) -> None:
+    asyncio.run(bench(parse(argv)))
 
 
 if __name__ == "__main__":

@@ -31,9 +31,14 @@ class PassThroughResult:
         return self.records / self.seconds if self.seconds else 0.0
 
 
-async def pass_through(bootstrap: str, events: list[TicketSubmitted]) -> PassThroughResult:
+async def pass_through(
+    bootstrap: str, events: list[TicketSubmitted], created: list[str] | None = None
+) -> PassThroughResult:
+    """`created` receives the names of the topics made for it (for --cleanup)."""
     run = uuid4().hex[:8]
     source, team, routed = (f"bench.passthrough.{run}.{n}" for n in ("in", "team", "routed"))
+    if created is not None:
+        created += [source, team, routed]
     await create_topics(
         bootstrap,
         {

@@ -1,5 +1,5 @@
 """Figures from the stamps: per phase and stage, how many arrived, throughput and p50/p95/p99;
-printed as a table and as JSON, and plotted over the run (percentiles per time window)."""
+printed as a table, written as JSON, and plotted over the run (percentiles per time window)."""
 
 from __future__ import annotations
 
@@ -125,12 +125,13 @@ def as_json(phases: Sequence[PhaseFigures], extra: Mapping[str, Any]) -> dict[st
     return {"phases": clean(rendered), **clean(dict(extra))}
 
 
-def plot(phases: Sequence[PhaseFigures], path: Path, windows: int = 40) -> Path:
-    """One row per phase, one column per stage: p50/p95/p99 per time window of the run."""
+def plot(phases: Sequence[PhaseFigures], path: Path, windows: int = 40) -> Path | None:
+    """One row per phase, one column per stage: p50/p95/p99 per time window of the run.
+    None when nothing arrived to plot (no file is written)."""
     shown = [p for p in phases if p.series]
     stages = sorted({stage for p in shown for _, stage, _ in p.series}, key=_stage_order)
     if not shown or not stages:
-        return path
+        return None
     fig, axes = plt.subplots(
         len(shown), len(stages), figsize=(4.2 * len(stages), 3.0 * len(shown)), squeeze=False
     )

@@ -7,7 +7,8 @@ burst        N requests onto tickets.submitted at once: the router's saturated t
 burst-2      the same with a second router process in the consumer group (--router-replicas 2)
 
 Each phase waits until its requests reached every stage and the consumers' lag is back to
-zero, so the next phase starts on a quiet system.
+zero, so the next phase starts on a quiet system. Progress goes to stderr; the report (the
+table, the figures against the targets) is returned as text, the figures as a dict (JSON).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -25,6 +27,7 @@ from uuid import uuid4
 
 import httpx
 
+from devstack.bench.cleanup import Created
 from devstack.bench.observers import (
     HistoryWatcher,
     MaildirWatcher,
@@ -34,6 +37,7 @@ from devstack.bench.observers import (
 from devstack.bench.passthrough import PassThroughResult, pass_through
 from devstack.bench.report import PhaseFigures, as_json, phase_figures, plot, table
 from devstack.bench.workload import (
+    BENCH_ACCOUNT_PREFIX,
     REQUESTS_PER_ACCOUNT,
     Submissions,
     bench_accounts,
@@ -72,6 +76,21 @@ class BenchOptions:
     out_dir: Path = Path(".data/bench")
     phase_timeout: float = 900.0
     email_wait: float = 120.0
+    cleanup: bool = False  # remove what the run created afterwards (devstack.bench.cleanup)
+    cleanup_wait: float = 600.0  # at most, for the consumers to drain before removing
+
+
+@dataclass
+class BenchRun:
+    result: dict[str, Any]  # the figures, as written to the JSON file
+    phases: list[PhaseFigures]
+    stamp: str  # names the files: bench-<stamp>.json / .png
+    plot: Path | None  # None: nothing arrived to plot
+
+
+def progress(message: str) -> None:
+    """What the bench is doing, on stderr: stdout holds the report only."""
+    print(message, file=sys.stderr, flush=True)
 
 
 @dataclass
@@ -176,13 +195,16 @@ async def partition_counts(sampler: MetricsSampler, client: httpx.AsyncClient) -
     return counts
 
 
-async def run(options: BenchOptions) -> dict[str, Any]:
+async def run(options: BenchOptions, created: Created | None = None) -> BenchRun:
+    """`created` records the accounts, tickets, events and topics as the run makes them."""
+    created = created if created is not None else Created()
     run_id = uuid4().hex[:6]
     topics = Topics(options.topic_prefix)
     urls = dict(options.urls)
     await check_stack(urls)
     http_n = options.http_n if options.http_n is not None else options.n
     accounts = bench_accounts(run_id, math.ceil(max(options.n, http_n) / REQUESTS_PER_ACCOUNT))
+    created.add_accounts(accounts)
     await seed_accounts(options.mongo_url, accounts)
 
     sampler = MetricsSampler(urls)
@@ -214,11 +236,11 @@ async def run(options: BenchOptions) -> dict[str, Any]:
         for phase in options.phases:
             if phase == "burst-2" and options.router_replicas < 2:
                 continue
-            print(f"-- {phase} ...", flush=True)
+            progress(f"-- {phase} ...")
             if phase == "passthrough":
                 events = submitted_events(run_id, options.n, accounts)
-                reference = await pass_through(options.kafka, events)
-                print(f"   {reference.rate:,.0f} records/s", flush=True)
+                reference = await pass_through(options.kafka, events, created.topics)
+                progress(f"   {reference.rate:,.0f} records/s")
                 continue
             if phase == "burst-2":
                 replicas = await start_router_replicas(options, options.router_replicas, urls)
@@ -227,6 +249,11 @@ async def run(options: BenchOptions) -> dict[str, Any]:
             if sampler.samples:  # what the notifier still has to do from earlier phases
                 backlog[phase] = sampler.samples[-1].lag.get("notifier", 0.0)
             if phase == "http":
+
+                def accepted(ticket_id: str) -> None:
+                    created.tickets.add(ticket_id)
+                    watchers.history.expect([ticket_id])
+
                 await post_tickets(
                     urls["intake"],
                     http_n,
@@ -234,16 +261,18 @@ async def run(options: BenchOptions) -> dict[str, Any]:
                     options.http_rate,
                     options.concurrency,
                     subs,
-                    on_accepted=lambda t: watchers.history.expect([t]),
+                    on_accepted=accepted,
                 )
                 description = f"HTTP POST /v1/tickets, rate {options.http_rate or 'max'}"
             else:
                 rate = options.rate if phase == "kafka" else 0.0
                 events = submitted_events(run_id, options.n, accounts)
+                created.tickets.update(e.ticket_id for e in events)
+                created.event_ids.update(str(e.event_id) for e in events)
                 watchers.history.expect([e.ticket_id for e in events])
                 await produce_submitted(options.kafka, topics.submitted, events, rate, subs)
                 description = f"onto {topics.submitted}, rate {rate or 'max'}"
-            print(f"   sent {len(subs.sent)} in {subs.finished - subs.started:.1f} s", flush=True)
+            progress(f"   sent {len(subs.sent)} in {subs.finished - subs.started:.1f} s")
             await wait_done(watchers, list(subs.sent), options)
             figures = phase_figures(
                 phase,
@@ -278,9 +307,14 @@ async def run(options: BenchOptions) -> dict[str, Any]:
         await watchers.team.stop()
         await watchers.history.stop()
 
-    result = summarise(options, phases, reference, routers, history_rate, sampler, began)
-    result["notifier_lag_at_phase_start"] = backlog
-    return result
+    bench = summarise(options, phases, reference, routers, history_rate, sampler, began)
+    bench.result["notifier_lag_at_phase_start"] = backlog
+    bench.result["run_id"] = run_id
+    bench.result["accounts"] = {
+        "prefix": f"{BENCH_ACCOUNT_PREFIX}{run_id}-",
+        "count": len(accounts),
+    }
+    return bench
 
 
 def summarise(
@@ -291,7 +325,7 @@ def summarise(
     history_rate: float,
     sampler: MetricsSampler,
     began: float,
-) -> dict[str, Any]:
+) -> BenchRun:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     png = plot(phases, options.out_dir / f"bench-{stamp}.png")
     # The same work without the store, in this process: what the store costs is the gap.
@@ -326,26 +360,41 @@ def summarise(
             "history_projection_cpu_events_per_s": projection_cpu,
             "peak_rss_mb": rss,
             "targets": targets,
-            "plot": str(png),
+            "plot": str(png) if png else None,
         },
     )
-    print()
-    print(table(phases))
-    print()
+    return BenchRun(result, phases, stamp, png)
+
+
+def report(bench: BenchRun) -> str:
+    """The table and the figures against the targets, as printed after a run."""
+    result = bench.result
+    reference = result["passthrough_records_per_s"]
+    one, ratio = result["router_records_per_s"], result["router_vs_passthrough"]
+    two = result["two_routers_records_per_s"]
+    history_rate = result["history_events_per_s_peak_5s"]
+    lines = [table(bench.phases), ""]
     if reference:
-        print(f"raw pass-through      {reference.rate:>9,.0f} records/s (consume -> 2 produces)")
+        lines.append(f"raw pass-through      {reference:>9,.0f} records/s (consume -> 2 produces)")
     if one:
-        print(f"router, 1 replica     {one:>9,.0f} records/s  = {ratio or 0:.0%} of pass-through")
+        lines.append(
+            f"router, 1 replica     {one:>9,.0f} records/s  = {ratio or 0:.0%} of pass-through"
+        )
     if two:
-        print(f"router, 2 replicas    {two:>9,.0f} records/s  = x{two / one if one else 0:.2f}")
+        lines.append(
+            f"router, 2 replicas    {two:>9,.0f} records/s  = x{two / one if one else 0:.2f}"
+        )
     if history_rate:
-        print(f"history projection    {history_rate:>9,.0f} events/s (best 5 s during burst)")
-    print(f"  the same, no store  {projection_cpu:>9,.0f} events/s (decode + fold + document)")
-    print("peak RSS (MB)         " + ", ".join(f"{k} {v}" for k, v in sorted(rss.items())))
-    print()
-    for name, target in targets.items():
-        print(f"target {name:<24} {target['verdict']:<5} {target['value']} {target['rule']}")
-    return result
+        lines.append(
+            f"history projection    {history_rate:>9,.0f} events/s (best 5 s during burst)"
+        )
+    cpu = result["history_projection_cpu_events_per_s"]
+    lines.append(f"  the same, no store  {cpu:>9,.0f} events/s (decode + fold + document)")
+    rss = result["peak_rss_mb"]
+    lines += ["peak RSS (MB)         " + ", ".join(f"{k} {v}" for k, v in sorted(rss.items())), ""]
+    for name, target in result["targets"].items():
+        lines.append(f"target {name:<24} {target['verdict']:<5} {target['value']} {target['rule']}")
+    return "\n".join(lines)
 
 
 def _target(value: float | None, op: str, bound: float) -> dict[str, Any]:

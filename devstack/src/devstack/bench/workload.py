@@ -34,18 +34,33 @@ SAMPLES: tuple[tuple[str, str, str], ...] = (
     ("account", "Close my account", "Please close my account and send me my remaining balance."),
 )
 REQUESTS_PER_ACCOUNT = 10  # well under the intake's default limit of 20 an hour
+# Bench accounts: `bench-<run>-0001` ..., with verified addresses on a domain of their own (a
+# reserved name, RFC 2606), so the notifier mails them like anyone else while neither a real
+# account's list nor its mailbox ever sees a bench request, and --cleanup can tell them apart.
+BENCH_ACCOUNT_PREFIX = "bench-"
+BENCH_DOMAIN = "bench.example.com"
 
 
 def bench_accounts(run_id: str, count: int) -> list[AccountRecord]:
-    return [
-        AccountRecord(
-            account_id=f"bench-{run_id}-{i}",
-            email=f"bench-{run_id}-{i}@example.com",
-            email_verified=True,
-            display_name=f"Bench {i}",
+    accounts = []
+    for i in range(1, count + 1):
+        account_id = f"{BENCH_ACCOUNT_PREFIX}{run_id}-{i:04d}"
+        accounts.append(
+            AccountRecord(
+                account_id=account_id,
+                email=f"{account_id}@{BENCH_DOMAIN}",
+                email_verified=True,
+                display_name=f"Bench {run_id} {i:04d}",
+            )
         )
-        for i in range(count)
-    ]
+    return accounts
+
+
+def is_bench_account(account: AccountRecord) -> bool:
+    """Both marks, so a real account can never be taken for one."""
+    return account.account_id.startswith(BENCH_ACCOUNT_PREFIX) and (
+        account.email or ""
+    ).lower().endswith(f"@{BENCH_DOMAIN}")
 
 
 async def seed_accounts(mongo_url: str, accounts: list[AccountRecord]) -> None:

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
-from fastapi import FastAPI
 from faststream_fastapi import FastStreamAPI
 
 from history.adapters.mongo import MongoRequestRepository
@@ -14,7 +10,7 @@ from history.service import HistoryService
 from history.settings import HistorySettings
 from history.web import router as page_router
 from shared.contracts.events import AnyEvent, any_event_adapter
-from shared.http.app import ServiceApp, build_app, kafka_is_ready
+from shared.http.app import ServiceApp, build_app, kafka_is_ready, service_lifespan
 from shared.kafka.broker import batch_subscriber, create_broker
 from shared.kafka.dead_letters import KafkaDeadLetters
 from shared.kafka.records import InboundRecord, decode_batch
@@ -53,12 +49,6 @@ def build(settings: HistorySettings) -> ServiceApp:
         events = await decode_batch(records, any_event_adapter, dead_letters)
         await service.apply_events(events)
 
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await repository.ensure_indexes()
-        yield
-        await mongo.close()
-
     built = build_app(
         service=SERVICE,
         title="Help Centre history",
@@ -66,7 +56,7 @@ def build(settings: HistorySettings) -> ServiceApp:
         "aggregates for dashboards; the My-activities page at /my-activities.",
         settings=settings,
         broker=broker,
-        lifespan=lifespan,
+        lifespan=service_lifespan(setup=[repository.ensure_indexes], close=[mongo.close]),
         readiness={"kafka": kafka_is_ready(broker), "mongo": lambda: mongo_is_ready(mongo)},
         routers=(api_router, page_router),
         metrics=metrics,

@@ -3,28 +3,30 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import timedelta
 
-from fastapi import FastAPI
 from faststream_fastapi import FastStreamAPI
 from gridfs import AsyncGridFSBucket
 from starlette.types import Scope
 
 from intake.adapters.gridfs import GridFSAttachmentStore
 from intake.adapters.mongo import MongoIdempotencyStore, MongoRateLimiter, MongoTicketStore
-from intake.api import UploadRules, install_error_handlers
-from intake.api import router as api_router
+from intake.api import ROUTERS, install_error_handlers
+from intake.api.dependencies import IntakeUseCases, UploadRules
 from intake.domain.activity import MessageLimits
 from intake.domain.attachments import MIB, AttachmentLimits
 from intake.domain.submission import SubmissionLimits
-from intake.idempotency import IdempotencyGate
-from intake.service import IntakeService
+from intake.service.activity import TicketActivity
+from intake.service.agent import AgentActions
+from intake.service.customer import CustomerActions
+from intake.service.delivery import EventDelivery
+from intake.service.files import Attachments
+from intake.service.idempotency import IdempotencyGate
+from intake.service.submission import Submissions
 from intake.settings import IntakeSettings
 from shared.contracts.catalog import load_catalog
-from shared.http.app import ServiceApp, build_app, kafka_is_ready
-from shared.http.limits import BodyLimitMiddleware
+from shared.contracts.events import ActivityEvent, TicketSubmitted
+from shared.http.app import ServiceApp, build_app, kafka_is_ready, service_lifespan
 from shared.kafka.broker import create_broker
 from shared.kafka.publishing import KafkaEventPublisher
 from shared.metrics import ServiceMetrics
@@ -49,15 +51,10 @@ def build(settings: IntakeSettings) -> ServiceApp:
     rate_limiter = MongoRateLimiter(
         database["rate_limits"], limit=settings.rate_limit_tickets, window=window
     )
-
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await tickets.ensure_indexes()
-        await claims.ensure_indexes()
-        await rate_limiter.ensure_indexes()
-        yield
-        await mongo.close()
-
+    activity_window = timedelta(seconds=settings.activity_rate_window_seconds)
+    activity_limiter = MongoRateLimiter(
+        database["activity_limits"], limit=settings.activity_rate_limit, window=activity_window
+    )
     metrics = ServiceMetrics(SERVICE)
     broker = create_broker(
         settings,
@@ -65,16 +62,32 @@ def build(settings: IntakeSettings) -> ServiceApp:
         description="Publishes customers' requests and agents' actions",
         metrics=metrics,
     )
+    # Declared for the AsyncAPI document; publishing goes through the outbox (EventDelivery).
+    topics = settings.topics
+    broker.publisher(topics.submitted, schema=TicketSubmitted, title="tickets.submitted")
+    broker.publisher(topics.activity, schema=ActivityEvent, title="tickets.activity")
+    delivery = EventDelivery(
+        store=tickets,
+        publisher=KafkaEventPublisher(broker),
+        timeout_seconds=settings.publish_timeout_seconds,
+        grace=timedelta(seconds=settings.outbox_grace_seconds),
+    )
+
     built = build_app(
         service=SERVICE,
         title="Help Centre intake",
         description="The only write entrance: customers submit requests, agents reply.",
         settings=settings,
         broker=broker,
-        lifespan=lifespan,
+        lifespan=service_lifespan(
+            setup=[s.ensure_indexes for s in (tickets, claims, rate_limiter, activity_limiter)],
+            background=[lambda: delivery.run_relay(settings.outbox_relay_interval_seconds)],
+            close=[mongo.close],
+        ),
         readiness={"kafka": kafka_is_ready(broker), "mongo": lambda: mongo_is_ready(mongo)},
-        routers=(api_router,),
+        routers=ROUTERS,
         metrics=metrics,
+        body_cap=lambda scope: body_cap(scope),  # per route, defined below
     )
     limits = AttachmentLimits(
         max_count=settings.max_attachments,
@@ -92,33 +105,51 @@ def build(settings: IntakeSettings) -> ServiceApp:
         )
         return upload_cap if upload else settings.max_json_bytes
 
-    built.http.add_middleware(BodyLimitMiddleware, cap_for=body_cap)
     install_error_handlers(built.http)
-    built.http.state.upload_rules = UploadRules(limits, settings.max_form_field_bytes)
-    built.http.state.intake_service = IntakeService(
-        catalog=load_catalog(settings.catalog_path),
-        limits=SubmissionLimits(
-            subject_max=settings.subject_max_length,
-            description_min=settings.description_min_length,
-            description_max=settings.description_max_length,
-        ),
-        topics=settings.topics,
-        store=tickets,
-        publisher=KafkaEventPublisher(broker),
-        attachments=GridFSAttachmentStore(
-            AsyncGridFSBucket(database, bucket_name=ATTACHMENTS_BUCKET)
-        ),
-        idempotency=IdempotencyGate(
-            claims,
-            lease=timedelta(seconds=settings.idempotency_lease_seconds),
-            wait_seconds=settings.idempotency_wait_seconds,
-        ),
-        rate_limiter=rate_limiter,
-        message_limits=MessageLimits(settings.message_max_length),
-        rate_limit=settings.rate_limit_tickets,
-        rate_window=window,
-        duplicate_window=timedelta(seconds=settings.duplicate_window_seconds),
-        key_ttl=timedelta(seconds=settings.idempotency_key_ttl_seconds),
-        publish_timeout_seconds=settings.publish_timeout_seconds,
+    idempotency = IdempotencyGate(
+        claims,
+        lease=timedelta(seconds=settings.idempotency_lease_seconds),
+        wait_seconds=settings.idempotency_wait_seconds,
     )
+    key_ttl = timedelta(seconds=settings.idempotency_key_ttl_seconds)
+    files = GridFSAttachmentStore(AsyncGridFSBucket(database, bucket_name=ATTACHMENTS_BUCKET))
+    activity = TicketActivity(
+        topics=topics,
+        store=tickets,
+        delivery=delivery,
+        idempotency=idempotency,
+        message_limits=MessageLimits(settings.message_max_length),
+        key_ttl=key_ttl,
+    )
+    built.http.state.intake = IntakeUseCases(
+        submissions=Submissions(
+            catalog=load_catalog(settings.catalog_path),
+            limits=SubmissionLimits(
+                subject_max=settings.subject_max_length,
+                description_min=settings.description_min_length,
+                description_max=settings.description_max_length,
+            ),
+            topics=topics,
+            store=tickets,
+            delivery=delivery,
+            attachments=files,
+            idempotency=idempotency,
+            rate_limiter=rate_limiter,
+            rate_limit=settings.rate_limit_tickets,
+            rate_window=window,
+            duplicate_window=timedelta(seconds=settings.duplicate_window_seconds),
+            key_ttl=key_ttl,
+        ),
+        customers=CustomerActions(
+            activity=activity,
+            attachments=files,
+            rate_limiter=activity_limiter,
+            rate_limit=settings.activity_rate_limit,
+            rate_window=activity_window,
+        ),
+        agents=AgentActions(activity=activity),
+        attachments=Attachments(store=tickets, files=files),
+        upload_rules=UploadRules(limits, settings.max_form_field_bytes),
+    )
+    built.http.state.delivery = delivery
     return built

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 from intake.domain.attachments import CheckedFile
 from intake.domain.idempotency import IdempotencyRecord
+from intake.domain.outbox import OutboxEntry, RecordedEvent
 from intake.domain.ratelimit import RateDecision
 from shared.contracts.events import AttachmentRef, Envelope, TicketSubmitted
 from shared.contracts.statuses import Status
@@ -21,20 +22,46 @@ class EventPublisher(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class TicketRecord:
+    """The intake's own record of a request: owner and status for the state machine, the
+    events recorded against it, and those still waiting for the broker (the outbox)."""
+
     ticket_id: str
     account_id: str
     status: Status
+    events: tuple[RecordedEvent, ...] = ()
+    outbox: tuple[OutboxEntry, ...] = ()
+    receipt: dict[str, Any] | None = None  # the answer to its submission
+
+    def recorded(self, event_id: str) -> RecordedEvent | None:
+        return next((e for e in self.events if e.event_id == event_id), None)
 
 
 class TicketStore(Protocol):
-    async def add(self, ticket: TicketSubmitted) -> None: ...
-
-    async def remove(self, ticket_id: str) -> None: ...
+    async def add(
+        self,
+        ticket: TicketSubmitted,
+        entry: OutboxEntry,
+        receipt: dict[str, Any],
+        due_at: datetime,
+    ) -> bool:
+        """Record a new request with its TicketSubmitted in the outbox (published by the relay
+        from `due_at` unless delivered before); False if a request with this id exists."""
 
     async def get(self, ticket_id: str) -> TicketRecord | None: ...
 
-    async def set_status(self, ticket_id: str, expected: Status, new: Status) -> bool:
-        """Compare-and-set: change only if the status is still `expected`; True if changed."""
+    async def append(
+        self, ticket_id: str, recorded: RecordedEvent, entry: OutboxEntry, due_at: datetime
+    ) -> bool:
+        """In one atomic write: apply the event's status change and queue the event, only if
+        the status is still the change's `from` and the event is not recorded yet; else
+        False (nothing written)."""
+
+    async def delivered(self, ticket_id: str, event_ids: Sequence[str]) -> None:
+        """The broker acknowledged these: out of the outbox."""
+
+    async def lease_due(self, now: datetime, until: datetime, limit: int) -> list[TicketRecord]:
+        """Records whose outbox is due, each leased to this caller until `until` (so relays
+        of several replicas do not publish the same at once)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +94,10 @@ class IdempotencyStore(Protocol):
     ) -> bool: ...
 
     async def release(self, record_id: str, token: str) -> None: ...
+
+    async def abandon(self, record_id: str, token: str, lease_until: datetime) -> None:
+        """End the claim's lease now but keep its plan, so the next attempt takes it over and
+        carries the same plan out."""
 
 
 class RateLimiter(Protocol):

@@ -47,3 +47,16 @@ class IntakeSettings(ServiceSettings):
     publish_timeout_seconds: float = Field(
         default=5.0, gt=0, description="No acknowledgement from Kafka within this: 503"
     )
+    outbox_grace_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="An event still unpublished this long after it was recorded is published"
+        " by the relay (a crash, or Kafka away); longer than publish_timeout_seconds",
+    )
+    outbox_relay_interval_seconds: float = Field(
+        default=2.0, gt=0, description="How often the relay looks for due events"
+    )
+    activity_rate_limit: int = Field(
+        default=60, ge=1, description="Comments and uploads per customer account..."
+    )
+    activity_rate_window_seconds: int = Field(default=600, ge=1, description="...per this window")

@@ -2,34 +2,27 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
-from fastapi import FastAPI
 from faststream_fastapi import FastStreamAPI
 from jinja2 import PackageLoader, select_autoescape
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from notifier.adapters.kafka import KafkaFailedDeliveries
-from notifier.adapters.mongo import MongoAccountDirectory, MongoNotificationLedger, MongoRetryQueue
+from notifier.adapters.mongo import MongoNotificationLedger, MongoRetryQueue
 from notifier.adapters.smtp import SmtpMailer
 from notifier.domain.backoff import RetryPolicy
 from notifier.domain.compose import MailSettings
 from notifier.service import NotifiableEvent, NotificationService
 from notifier.settings import NotifierSettings
-from shared.contracts.directory import ACCOUNTS_COLLECTION, DIRECTORY_DATABASE
 from shared.contracts.events import (
     NotificationEvent,
 )
-from shared.http.app import ServiceApp, build_app, kafka_is_ready
+from shared.http.app import ServiceApp, build_app, kafka_is_ready, service_lifespan
 from shared.kafka.broker import batch_subscriber, create_broker
 from shared.kafka.dead_letters import KafkaDeadLetters
 from shared.kafka.publishing import KafkaEventPublisher
 from shared.logging import get_logger
 from shared.metrics import ServiceMetrics
-from shared.mongo import create_mongo_client, mongo_is_ready
+from shared.mongo import MongoAccountDirectory, create_mongo_client, mongo_is_ready
 
 SERVICE = "notifier"
 log = get_logger(__name__)
@@ -66,7 +59,7 @@ def build(settings: NotifierSettings) -> ServiceApp:
         metrics=metrics,
     )
     service = NotificationService(
-        directory=MongoAccountDirectory(mongo[DIRECTORY_DATABASE][ACCOUNTS_COLLECTION]),
+        directory=MongoAccountDirectory.of(mongo),
         mailer=SmtpMailer(settings),
         ledger=ledger,
         publisher=KafkaEventPublisher(broker),
@@ -106,24 +99,17 @@ def build(settings: NotifierSettings) -> ServiceApp:
 
     broker.publisher(topics.notifications, schema=NotificationEvent, title="notifications")
 
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await ledger.ensure_indexes()
-        await retries.ensure_indexes()
-        retrying = asyncio.create_task(service.run_retries(settings.retry_poll_seconds))
-        yield
-        retrying.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await retrying
-        await mongo.close()
-
     return build_app(
         service=SERVICE,
         title="Help Centre notifier",
         description="E-mails the customer at the account's own address, once per notification.",
         settings=settings,
         broker=broker,
-        lifespan=lifespan,
+        lifespan=service_lifespan(
+            setup=[ledger.ensure_indexes, retries.ensure_indexes],
+            background=[lambda: service.run_retries(settings.retry_poll_seconds)],
+            close=[mongo.close],
+        ),
         readiness={"kafka": kafka_is_ready(broker), "mongo": lambda: mongo_is_ready(mongo)},
         metrics=metrics,
     )

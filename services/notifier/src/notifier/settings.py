@@ -30,7 +30,6 @@ class NotifierSettings(BatchConsumerSettings, ServiceSettings):
     batch_max_records: int = Field(default=200, ge=1)
     concurrency: int = Field(default=1, ge=1)
     """Requests whose mails are sent at once (each its own SMTP connection). Above 1, a crash
-    can send each in-flight mail twice (same Message-ID): `make faults` saw 13 copies in 500
-    with 16 on the embedded MongoDB, whose slow writes keep mails between the SMTP server's
-    acceptance and the ledger's record (docs/reliability.md). Raise it where MongoDB is fast
-    and a rare duplicate is acceptable."""
+    can send each in-flight mail twice (same Message-ID): the slower the ledger's writes, the
+    more mails sit between the SMTP server's acceptance and the ledger's record (measured in
+    docs/reliability.md). Raise it where MongoDB is fast and a rare duplicate is acceptable."""

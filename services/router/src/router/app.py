@@ -14,13 +14,14 @@ from router.service import RoutingService
 from router.settings import RouterSettings
 from shared.contracts.catalog import load_catalog
 from shared.contracts.events import TicketAssigned, TicketRouted, TicketSubmitted
-from shared.http.app import ServiceApp, build_app, kafka_is_ready
+from shared.http.app import ServiceApp, build_app, kafka_is_ready, service_lifespan
 from shared.kafka.broker import batch_subscriber, create_broker
 from shared.kafka.dead_letters import KafkaDeadLetters
 from shared.kafka.publishing import KafkaEventPublisher
 from shared.kafka.records import InboundRecord
 from shared.logging import get_logger
 from shared.metrics import ServiceMetrics
+from shared.mongo import MongoAccountDirectory, create_mongo_client
 
 SERVICE = "router"
 log = get_logger(__name__)
@@ -64,6 +65,7 @@ def build(settings: RouterSettings) -> ServiceApp:
     broker = create_broker(
         settings, SERVICE, description="Classifies and forwards requests", metrics=metrics
     )
+    mongo = create_mongo_client(settings, SERVICE)
     topics = settings.topics
     service = RoutingService(
         policy=RoutingPolicy(
@@ -75,6 +77,7 @@ def build(settings: RouterSettings) -> ServiceApp:
         topics=topics,
         publisher=KafkaEventPublisher(broker),
         dead_letters=KafkaDeadLetters(broker, SERVICE),
+        directory=MongoAccountDirectory.of(mongo),
     )
 
     @batch_subscriber(
@@ -102,6 +105,8 @@ def build(settings: RouterSettings) -> ServiceApp:
         description="Classifies each submitted request and forwards it to its team's topic.",
         settings=settings,
         broker=broker,
+        lifespan=service_lifespan(close=[mongo.close]),
+        # Not MongoDB: routing goes on without the directory (see RoutingService).
         readiness={"kafka": kafka_is_ready(broker)},
         metrics=metrics,
     )

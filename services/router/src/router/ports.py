@@ -1,11 +1,17 @@
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Protocol
 
+from shared.contracts.directory import AccountRecord
 from shared.contracts.events import Envelope
 
 
 class EventPublisher(Protocol):
     async def publish_many(self, items: Iterable[tuple[str, Envelope]]) -> None:
         """Publish all and return once the broker acknowledged every one."""
+
+
+class AccountDirectory(Protocol):
+    async def get_many(self, account_ids: Sequence[str]) -> dict[str, AccountRecord | None]:
+        """Every asked id, with its record or None when the directory has none."""

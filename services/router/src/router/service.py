@@ -12,7 +12,7 @@ from pydantic import TypeAdapter
 
 from router.classifier.types import Prediction, TeamClassifier
 from router.domain.routing import NO_MODEL_VERSION, RoutingPolicy, route, ticket_text
-from router.ports import EventPublisher
+from router.ports import AccountDirectory, EventPublisher
 from shared.contracts.events import (
     Envelope,
     RoutingDecision,
@@ -36,6 +36,9 @@ class RoutingService:
     topics: Topics
     publisher: EventPublisher
     dead_letters: DeadLetterSink
+    # The account kinds (corporate accounts are exempt from the several-accounts rule).
+    directory: AccountDirectory | None = None
+    directory_timeout_seconds: float = 1.0
 
     @property
     def model_version(self) -> str:
@@ -46,8 +49,15 @@ class RoutingService:
         if not tickets:
             return []
         predictions = await self._classify(tickets)
+        kinds = await self._account_kinds(tickets)
         decisions = [
-            route(t, p, self.policy, model_version=self.model_version)
+            route(
+                t,
+                p,
+                self.policy,
+                model_version=self.model_version,
+                account_kind=kinds.get(t.account_id),
+            )
             for t, p in zip(tickets, predictions, strict=True)
         ]
         outgoing: list[tuple[str, Envelope]] = []
@@ -65,6 +75,22 @@ class RoutingService:
             )
         await self.publisher.publish_many(outgoing)
         return decisions
+
+    async def _account_kinds(self, tickets: Sequence[TicketSubmitted]) -> dict[str, str]:
+        """One directory query per batch. Routing does not wait on the directory: when it does
+        not answer in time the batch is routed without kinds (no exemption applies), which
+        costs a corporate account a line of guidance, never a request."""
+        if self.directory is None:
+            return {}
+        try:
+            async with asyncio.timeout(self.directory_timeout_seconds):
+                found = await self.directory.get_many(sorted({t.account_id for t in tickets}))
+        except Exception as exc:
+            log.warning(
+                "account directory unavailable; routing without account kinds", error=repr(exc)
+            )
+            return {}
+        return {account: record.kind for account, record in found.items() if record}
 
     async def _classify(self, tickets: list[TicketSubmitted]) -> list[Prediction | None]:
         if self.classifier is None:

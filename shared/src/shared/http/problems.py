@@ -61,6 +61,28 @@ def problem_response(problem: Problem, headers: dict[str, str] | None = None) ->
     )
 
 
+def _inlined(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema with its `$defs` put in place: an OpenAPI response schema is not a JSON
+    Schema document root, so a `#/$defs/...` reference inside it would resolve nowhere."""
+    defs = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/$defs/"):
+                return resolve(defs[ref.removeprefix("#/$defs/")])
+            return {k: resolve(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [resolve(v) for v in node]
+        return node
+
+    resolved: dict[str, Any] = resolve(schema)
+    return resolved
+
+
+PROBLEM_SCHEMA = _inlined(Problem.model_json_schema(by_alias=True))
+
+
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses=` entries documenting the problem+json errors an endpoint can give."""
     titles = {
@@ -80,7 +102,7 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
             "description": titles.get(status, "Error"),
             "content": {
                 PROBLEM_JSON: {
-                    "schema": Problem.model_json_schema(by_alias=True),
+                    "schema": PROBLEM_SCHEMA,
                     "example": {
                         "type": "about:blank",
                         "title": titles.get(status),

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from intake.domain.idempotency import IdempotencyRecord, RecordState
+from intake.domain.outbox import RECORDED_EVENTS_KEPT, OutboxEntry, RecordedEvent
 from intake.domain.ratelimit import RateDecision, Slot, take_slot
 from intake.ports import TicketRecord
 from shared.contracts.events import TicketSubmitted, utcnow
@@ -27,39 +29,127 @@ from shared.mongo import Document
 
 
 class MongoTicketStore:
+    """Each request's record holds its recorded events and its outbox; every change is one
+    atomic update of that one document, so a status change and the event that announces it
+    are written together or not at all (no multi-document transaction needed)."""
+
     def __init__(self, collection: AsyncCollection[Document]) -> None:
         self._tickets = collection
 
     async def ensure_indexes(self) -> None:
         await self._tickets.create_index([("account_id", 1), ("created_at", -1)])
+        # Only records with something left to publish carry outbox_due: the relay's query.
+        await self._tickets.create_index("outbox_due", sparse=True)
 
-    async def add(self, ticket: TicketSubmitted) -> None:
-        await self._tickets.insert_one(
-            {
-                "_id": ticket.ticket_id,
-                "account_id": ticket.account_id,
-                "category": ticket.category,
-                "status": Status.NEW.value,
-                "created_at": ticket.occurred_at,
-            }
-        )
-
-    async def remove(self, ticket_id: str) -> None:
-        await self._tickets.delete_one({"_id": ticket_id})
+    async def add(
+        self,
+        ticket: TicketSubmitted,
+        entry: OutboxEntry,
+        receipt: dict[str, Any],
+        due_at: datetime,
+    ) -> bool:
+        try:
+            await self._tickets.insert_one(
+                {
+                    "_id": ticket.ticket_id,
+                    "account_id": ticket.account_id,
+                    "category": ticket.category,
+                    "status": Status.NEW.value,
+                    "created_at": ticket.occurred_at,
+                    "receipt": receipt,
+                    "events": [RecordedEvent.of(ticket).to_document()],
+                    "outbox": [_entry_document(entry)],
+                    "outbox_due": due_at,
+                }
+            )
+        except DuplicateKeyError:
+            return False
+        return True
 
     async def get(self, ticket_id: str) -> TicketRecord | None:
         doc = await self._tickets.find_one({"_id": ticket_id})
-        if doc is None:
-            return None
-        return TicketRecord(
-            ticket_id=doc["_id"], account_id=doc["account_id"], status=Status(doc["status"])
+        return _record(doc) if doc else None
+
+    async def append(
+        self, ticket_id: str, recorded: RecordedEvent, entry: OutboxEntry, due_at: datetime
+    ) -> bool:
+        filter_: Document = {"_id": ticket_id, "events.event_id": {"$ne": recorded.event_id}}
+        update: Document = {
+            "$push": {
+                "outbox": _entry_document(entry),
+                "events": {"$each": [recorded.to_document()], "$slice": -RECORDED_EVENTS_KEPT},
+            },
+            "$min": {"outbox_due": due_at},
+        }
+        change = recorded.status_change
+        if change is not None:
+            filter_["status"] = change.from_status.value
+            update["$set"] = {"status": change.to_status.value}
+        result = await self._tickets.update_one(filter_, update)
+        return result.modified_count == 1
+
+    async def delivered(self, ticket_id: str, event_ids: Sequence[str]) -> None:
+        # One pipeline update: drop the entries, and the due time with the last of them.
+        remaining = {
+            "$filter": {
+                "input": "$outbox",
+                "cond": {"$not": [{"$in": ["$$this.event_id", list(event_ids)]}]},
+            }
+        }
+        await self._tickets.update_one(
+            {"_id": ticket_id},
+            [
+                {"$set": {"outbox": remaining}},
+                {
+                    "$set": {
+                        "outbox_due": {
+                            "$cond": [{"$eq": [{"$size": "$outbox"}, 0]}, "$$REMOVE", "$outbox_due"]
+                        }
+                    }
+                },
+            ],
         )
 
-    async def set_status(self, ticket_id: str, expected: Status, new: Status) -> bool:
-        result = await self._tickets.update_one(
-            {"_id": ticket_id, "status": expected.value}, {"$set": {"status": new.value}}
-        )
-        return result.modified_count == 1
+    async def lease_due(self, now: datetime, until: datetime, limit: int) -> list[TicketRecord]:
+        leased: list[TicketRecord] = []
+        for _ in range(limit):
+            doc = await self._tickets.find_one_and_update(
+                {"outbox_due": {"$lte": now}},
+                {"$set": {"outbox_due": until}},
+                return_document=ReturnDocument.AFTER,
+            )
+            if doc is None:
+                break
+            if not doc.get("outbox"):  # delivered meanwhile: nothing left to lease it for
+                await self._tickets.update_one(
+                    {"_id": doc["_id"], "outbox": {"$size": 0}}, {"$unset": {"outbox_due": ""}}
+                )
+                continue
+            leased.append(_record(doc))
+        return leased
+
+
+def _entry_document(entry: OutboxEntry) -> Document:
+    return {
+        "event_id": entry.event_id,
+        "topic": entry.topic,
+        "payload": entry.payload,
+        "recorded_at": entry.recorded_at,
+    }
+
+
+def _record(doc: Document) -> TicketRecord:
+    return TicketRecord(
+        ticket_id=doc["_id"],
+        account_id=doc["account_id"],
+        status=Status(doc["status"]),
+        events=tuple(RecordedEvent.from_document(e) for e in doc.get("events", ())),
+        outbox=tuple(
+            OutboxEntry(e["event_id"], e["topic"], e["payload"], e["recorded_at"])
+            for e in doc.get("outbox", ())
+        ),
+        receipt=doc.get("receipt"),
+    )
 
 
 class MongoIdempotencyStore:
@@ -81,6 +171,7 @@ class MongoIdempotencyStore:
             "lease_until": record.lease_until,
             "expires_at": record.expires_at,
             "response": record.response,
+            "plan": record.plan,
         }
 
     async def insert(self, record: IdempotencyRecord) -> bool:
@@ -102,6 +193,7 @@ class MongoIdempotencyStore:
             lease_until=doc["lease_until"],
             expires_at=doc["expires_at"],
             response=doc.get("response"),
+            plan=doc.get("plan"),
         )
 
     async def replace(self, record_id: str, old_token: str, record: IdempotencyRecord) -> bool:
@@ -127,6 +219,11 @@ class MongoIdempotencyStore:
 
     async def release(self, record_id: str, token: str) -> None:
         await self._records.delete_one({"_id": record_id, "token": token})
+
+    async def abandon(self, record_id: str, token: str, lease_until: datetime) -> None:
+        await self._records.update_one(
+            {"_id": record_id, "token": token}, {"$set": {"lease_until": lease_until}}
+        )
 
 
 class MongoRateLimiter:

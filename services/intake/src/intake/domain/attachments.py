@@ -134,13 +134,6 @@ class Sniffer:
         return True
 
 
-def sniff(data: bytes) -> Sniffed:
-    """The whole file at once (for small files and tests)."""
-    sniffer = Sniffer()
-    sniffer.feed(data)
-    return sniffer.result()
-
-
 # --- limits ---------------------------------------------------------------------------------
 
 RejectionKind = Literal["count", "size", "type"]

@@ -20,10 +20,6 @@ from typing import Any
 IDEMPOTENCY_KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 
-def valid_idempotency_key(key: str) -> bool:
-    return IDEMPOTENCY_KEY_PATTERN.fullmatch(key) is not None
-
-
 def submission_fingerprint(
     *,
     account_id: str,
@@ -46,6 +42,13 @@ def submission_fingerprint(
         ensure_ascii=False,
         separators=(",", ":"),
     )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def action_fingerprint(action: str, ticket_id: str, *parts: str) -> str:
+    """An action on a request (a comment, a reply, ...): the same action with the same content
+    on the same request gives the same fingerprint."""
+    canonical = json.dumps([action, ticket_id, *parts], ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -76,6 +79,9 @@ class IdempotencyRecord:
     lease_until: datetime  # a pending claim older than this was abandoned (a crash)
     expires_at: datetime
     response: dict[str, Any] | None = None
+    # The ids the work will use, fixed when first claimed: whoever takes an abandoned claim
+    # over carries out the same plan, so a retry after a crash publishes the same request.
+    plan: dict[str, str] | None = None
 
 
 class Verdict(StrEnum):

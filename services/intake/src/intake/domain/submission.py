@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from uuid import UUID
 
 from intake.domain.attachments import counts_as_id_document
 from shared.contracts.catalog import Catalog
@@ -68,12 +69,14 @@ def build_submission(
     ticket_id: str,
     correlation_id: str,
     catalog: Catalog,
+    event_id: UUID | None = None,
 ) -> TicketSubmitted:
     category = catalog.category(form.category)
     if category is None:
         raise UnknownCategoryError(form.category, catalog.category_ids)
     has_documents = counts_as_id_document([a.content_type for a in form.attachments])
     return TicketSubmitted(
+        **({"event_id": event_id} if event_id else {}),
         ticket_id=ticket_id,
         account_id=account_id,
         correlation_id=correlation_id,

@@ -8,26 +8,10 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from notifier.ports import LedgerEntry, ScheduledRetry
-from shared.contracts.directory import AccountRecord
 from shared.contracts.events import any_event_adapter, utcnow
 from shared.mongo import Document
 
 _DUPLICATE_KEY = 11000
-
-
-class MongoAccountDirectory:
-    def __init__(self, accounts: AsyncCollection[Document]) -> None:
-        self._accounts = accounts
-
-    async def get(self, account_id: str) -> AccountRecord | None:
-        document = await self._accounts.find_one({"_id": account_id})
-        return AccountRecord.model_validate(document) if document else None
-
-    async def get_many(self, account_ids: Sequence[str]) -> dict[str, AccountRecord | None]:
-        found: dict[str, AccountRecord | None] = dict.fromkeys(account_ids)
-        async for document in self._accounts.find({"_id": {"$in": list(account_ids)}}):
-            found[document["_id"]] = AccountRecord.model_validate(document)
-        return found
 
 
 class MongoNotificationLedger:

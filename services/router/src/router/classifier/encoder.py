@@ -60,7 +60,7 @@ class SentenceEncoder:
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
-        # Basic, not the default "all": the extended fusions ran this model 10% slower here.
+        # Basic, not the default "all": the extended fusions ran this model slower here.
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_BASIC
         self._session: Any = onnxruntime.InferenceSession(
             self.model, options, providers=["CPUExecutionProvider"]
@@ -71,9 +71,9 @@ class SentenceEncoder:
 
     def embed(self, texts: Sequence[str]) -> Embeddings:
         """One text per run: dynamic quantization scales activations per run, so a text batched
-        with others would get a slightly different vector (cosine down to 0.97) depending on
-        its batch-mates. One at a time, a text always gets the same vector (and decision), for
-        about 25% more time per text."""
+        with others would get a slightly different vector depending on its batch-mates. One at
+        a time, a text always gets the same vector (and decision), for somewhat more time per
+        text (MODEL_CARD.md)."""
         out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
         memo = self._memo
         for i, text in enumerate(texts):

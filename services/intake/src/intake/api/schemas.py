@@ -7,10 +7,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from intake.domain.attachments import ALLOWED_TYPES
-from intake.service import ActivityReceipt, SubmissionReceipt
+from intake.service.receipts import ActivityReceipt, SubmissionReceipt
 from shared.contracts.events import AttachmentRef, TicketId
 from shared.contracts.statuses import Status
 from shared.http.problems import PROBLEM_JSON, problem_responses
@@ -211,6 +212,12 @@ class ActivityAccepted(BaseModel):
         )
 
 
+def accepted(model: BaseModel, *, replayed: bool = False) -> JSONResponse:
+    """202 with the model; a repeated answer says so (`Idempotent-Replayed: true`)."""
+    headers = {"Idempotent-Replayed": "true"} if replayed else None
+    return JSONResponse(model.model_dump(mode="json"), status_code=202, headers=headers)
+
+
 # --- OpenAPI helpers ------------------------------------------------------------------------
 
 
@@ -255,7 +262,7 @@ EXAMPLES: dict[int, dict[str, Any]] = {
         "Too many requests",
         "at most 20 new requests per 60 minutes; the next one is possible in 1312 seconds",
     ),
-    503: example(503, "Service unavailable", "the request could not be queued; retry"),
+    503: example(503, "Service unavailable", "could not be recorded; retry"),
 }
 
 

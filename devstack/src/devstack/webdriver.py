@@ -2,9 +2,11 @@
 Chromium through its matching chromedriver (Debian's `chromium` and `chromium-driver`).
 
 Why not Playwright or Selenium: a uv workspace installs the root's dev group only, so a
-test-only package declared by this service would have to become a runtime dependency of
-the history image. WebDriver is a W3C standard and chromedriver speaks it natively; httpx
-is already a dev dependency.
+test-only package declared by a service would have to become a runtime dependency of its
+image. WebDriver is a W3C standard and chromedriver speaks it natively; httpx is already a
+dependency of devstack, where this lives so that every test can drive a browser.
+
+`Browser.start(..., extra_args=CLOSED_NETWORK)` keeps Chromium off every host but 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import asyncio
 import base64
 import os
 import subprocess
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,13 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--window-size=1280,900",
 ]
+# Nothing but 127.0.0.1: every other name resolves to nothing, and whatever would still go
+# out is sent to a proxy on the discard port, where nothing answers.
+CLOSED_NETWORK = (
+    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+    "--proxy-server=http://127.0.0.1:9",
+    "--proxy-bypass-list=127.0.0.1",
+)
 
 
 def browser_paths() -> tuple[Path, Path]:
@@ -55,7 +64,9 @@ class Browser:
 
     @classmethod
     @asynccontextmanager
-    async def start(cls, chromium: Path, chromedriver: Path) -> AsyncIterator[Browser]:
+    async def start(
+        cls, chromium: Path, chromedriver: Path, *, extra_args: Sequence[str] = ()
+    ) -> AsyncIterator[Browser]:
         port = free_port()
         driver = await asyncio.create_subprocess_exec(
             str(chromedriver),
@@ -77,9 +88,10 @@ class Browser:
                         "capabilities": {
                             "alwaysMatch": {
                                 "browserName": "chrome",
+                                "goog:loggingPrefs": {"browser": "ALL"},  # for console()
                                 "goog:chromeOptions": {
                                     "binary": str(chromium),
-                                    "args": CHROMIUM_ARGS,
+                                    "args": [*CHROMIUM_ARGS, *extra_args],
                                 },
                             }
                         }
@@ -140,6 +152,13 @@ class Browser:
 
     async def script(self, source: str) -> Any:
         return await self._call("POST", "/execute/sync", {"script": source, "args": []})
+
+    async def console(self) -> list[dict[str, Any]]:
+        """The browser console's entries since the last call (level, message, timestamp):
+        failed loads and Content-Security-Policy violations show up here. chromedriver's own
+        endpoint, not W3C."""
+        entries: list[dict[str, Any]] = await self._call("POST", "/se/log", {"type": "browser"})
+        return entries
 
     async def screenshot(self, path: Path, *, full_page: bool = False) -> None:
         if full_page:  # chromedriver shoots the viewport: grow it to the page first

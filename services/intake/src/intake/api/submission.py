@@ -1,0 +1,91 @@
+"""Routes of a new request: the categories to pick from, and submitting (signed-in customer)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, status
+from fastapi.responses import JSONResponse
+
+from intake.api.dependencies import (
+    AnyPrincipal,
+    CorrelationId,
+    CustomerPrincipal,
+    IdempotencyKey,
+    UseCases,
+)
+from intake.api.forms import read_submission
+from intake.api.schemas import (
+    SUBMISSION_BODY,
+    CategoryOut,
+    TicketAccepted,
+    accepted,
+    example,
+    problems,
+)
+
+router = APIRouter(prefix="/v1", tags=["tickets"])
+
+
+@router.get(
+    "/categories",
+    summary="The drop-down categories a customer can pick",
+    responses=problems(401),
+)
+async def list_categories(_: AnyPrincipal, intake: UseCases) -> list[CategoryOut]:
+    return [
+        CategoryOut(id=c.id, label=c.label, requires_id_documents=c.requires_id_documents)
+        for c in intake.submissions.catalog.categories
+    ]
+
+
+@router.post(
+    "/tickets",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=TicketAccepted,
+    summary="Submit a request (signed-in customer), with attachments if multipart",
+    description=(
+        "JSON, or multipart/form-data as a browser form posts it (files in the repeated field"
+        " `attachments`). Accepted (202) once Kafka acknowledged the request. A retry with the"
+        " same `Idempotency-Key`, or an identical submission within minutes, is answered with"
+        " the first request's answer (header `Idempotent-Replayed: true`). A 503 means the"
+        " request is recorded but Kafka did not confirm it in time: it will be delivered, and a"
+        " retry with the same key returns the same request, never a second one."
+    ),
+    responses=problems(
+        400,
+        401,
+        403,
+        409,
+        413,
+        415,
+        422,
+        429,
+        503,
+        examples={
+            409: example(
+                409,
+                "Request in progress",
+                "a request with this idempotency key is still being processed",
+            )
+        },
+    ),
+    openapi_extra=SUBMISSION_BODY,
+)
+async def submit_ticket(
+    request: Request,
+    principal: CustomerPrincipal,
+    intake: UseCases,
+    correlation_id: CorrelationId,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    form, upload = await read_submission(request, intake.upload_rules)
+    try:
+        result = await intake.submissions.submit(
+            form,
+            account_id=principal.account_id,
+            correlation_id=correlation_id,
+            files=upload.files,
+            idempotency_key=idempotency_key,
+        )
+    finally:
+        upload.close()
+    return accepted(TicketAccepted.of(result.receipt), replayed=result.replayed)
