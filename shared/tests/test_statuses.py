@@ -36,6 +36,11 @@ def test_allowed(current: Status, target: Status) -> None:
         (Status.OPEN, Status.OPEN, "already open"),
         (Status.SOLVED, Status.PENDING, "allowed from solved: closed, open"),
         (Status.OPEN, Status.NEW, "allowed from open"),
+        # Closing is for solved requests: nobody closes what nobody answered in one step.
+        (Status.OPEN, Status.CLOSED, "solve it first"),
+        (Status.NEW, Status.CLOSED, "solve it first"),
+        (Status.PENDING, Status.CLOSED, "solve it first"),
+        (Status.ON_HOLD, Status.CLOSED, "solve it first"),
     ],
 )
 def test_illegal_transitions_say_why(current: Status, target: Status, why: str) -> None:
@@ -58,7 +63,7 @@ def test_customer_comment_reopens_pending_and_solved(current: Status, after: Sta
 
 
 def test_comment_on_closed_request_is_refused() -> None:
-    with pytest.raises(IllegalTransitionError, match="submit a new request"):
+    with pytest.raises(IllegalTransitionError, match="opens a follow-up"):
         status_after_customer_comment(Status.CLOSED)
 
 

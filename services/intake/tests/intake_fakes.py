@@ -11,10 +11,19 @@ from typing import Any
 
 from intake.domain.attachments import CheckedFile
 from intake.domain.idempotency import IdempotencyRecord, RecordState
-from intake.domain.outbox import OutboxEntry, RecordedEvent
+from intake.domain.outbox import OutboxEntry, RecordChange, RecordedEvent
 from intake.domain.ratelimit import RateDecision, Slot, take_slot
 from intake.ports import StoredAttachment, TicketRecord
-from shared.contracts.events import AttachmentRef, Envelope, TicketSubmitted, utcnow
+from shared.contracts.directory import DEMO_ACCOUNTS, AccountRecord
+from shared.contracts.events import (
+    AttachmentRef,
+    Envelope,
+    RequestContent,
+    RoutingDecision,
+    TicketRouted,
+    TicketSubmitted,
+    utcnow,
+)
 from shared.contracts.statuses import Status
 
 
@@ -53,6 +62,14 @@ class FakeTicketStore:
             events=(RecordedEvent.of(ticket),),
             outbox=(entry,),
             receipt=receipt,
+            content=RequestContent(
+                category=ticket.category,
+                subject=ticket.subject,
+                description=ticket.description,
+                attachments=ticket.attachments,
+                locale=ticket.locale,
+                submitted_at=ticket.occurred_at,
+            ),
         )
         self.due[ticket.ticket_id] = due_at
         return True
@@ -63,23 +80,50 @@ class FakeTicketStore:
         return found
 
     async def append(
-        self, ticket_id: str, recorded: RecordedEvent, entry: OutboxEntry, due_at: datetime
+        self,
+        ticket_id: str,
+        events: Sequence[tuple[RecordedEvent, OutboxEntry]],
+        change: RecordChange,
+        due_at: datetime,
     ) -> bool:
         await asyncio.sleep(0)
         current = self.tickets.get(ticket_id)
-        if current is None or current.recorded(recorded.event_id) is not None:
+        if current is None or current.recorded(events[0][0].event_id) is not None:
             return False
-        change = recorded.status_change
-        if change is not None and current.status is not change.from_status:
-            return False
+        updates: dict[str, Any] = {}
+        if change.status is not None:
+            if current.status is not change.status.from_status:
+                return False
+            updates["status"] = change.status.to_status
+        for name in ("team", "assignee"):
+            pair = getattr(change, name)
+            if pair is not None:
+                if getattr(current, name) != pair[0]:
+                    return False
+                updates[name] = pair[1]
         self.tickets[ticket_id] = replace(
             current,
-            status=change.to_status if change else current.status,
-            events=(*current.events, recorded),
-            outbox=(*current.outbox, entry),
+            **updates,
+            events=(*current.events, *(r for r, _ in events)),
+            outbox=(*current.outbox, *(e for _, e in events)),
         )
         self.due[ticket_id] = min(due_at, self.due.get(ticket_id, due_at))
         return True
+
+    async def record_decisions(self, decisions: Sequence[TicketRouted]) -> None:
+        for routed in decisions:
+            current = self.tickets.get(routed.ticket_id)
+            if current is None:
+                continue
+            decision = RoutingDecision.model_validate(
+                routed.model_dump(include=set(RoutingDecision.model_fields))
+            )
+            self.tickets[routed.ticket_id] = replace(
+                current,
+                decision=current.decision or decision,
+                team=current.team or routed.team,
+                routed_at=current.routed_at or routed.occurred_at,
+            )
 
     async def delivered(self, ticket_id: str, event_ids: Sequence[str]) -> None:
         current = self.tickets[ticket_id]
@@ -196,3 +240,13 @@ class FakeRateLimiter:
 
     async def release(self, account_id: str, slot_id: str) -> None:
         self.slots[account_id] = [s for s in self.slots.get(account_id, []) if s.slot_id != slot_id]
+
+
+@dataclass
+class FakeDirectory:
+    accounts: dict[str, AccountRecord] = field(
+        default_factory=lambda: {a.account_id: a for a in DEMO_ACCOUNTS}
+    )
+
+    async def get(self, account_id: str) -> AccountRecord | None:
+        return self.accounts.get(account_id)

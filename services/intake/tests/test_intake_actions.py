@@ -162,11 +162,15 @@ async def test_agent_reply_solves_and_illegal_moves_are_409(
     assert illegal.headers["content-type"] == "application/problem+json"
     assert "cannot change status from solved to pending" in illegal.json()["detail"]
 
-    # A customer comment re-opens a solved request; then the agent closes it.
+    # A customer comment re-opens a solved request; closing it needs solving it first.
     comment = await client.post(
         f"/v1/tickets/{ticket_id}/comments", headers=bearer(owner), json={"body": "Still broken"}
     )
     assert comment.json()["status_change"] == {"from_status": "solved", "to_status": "open"}
+    too_soon = await set_status(client, ticket_id, "closed")
+    assert too_soon.status_code == 409
+    assert "solve it first" in too_soon.json()["detail"]
+    assert (await set_status(client, ticket_id, "solved")).status_code == 202
     closed = await client.post(
         f"/v1/tickets/{ticket_id}/status",
         headers=AGENT,
@@ -174,9 +178,8 @@ async def test_agent_reply_solves_and_illegal_moves_are_409(
     )
     assert closed.status_code == 202
 
-    # Closed is final: no comment, no reply, no information request, no move.
+    # Closed is final: no reply, no information request, no move.
     for path, headers, body in (
-        ("comments", bearer(owner), {"body": "Hello?"}),
         ("replies", AGENT, {"body": "Hello"}),
         ("information-requests", AGENT, {"body": "Send a photo"}),
         ("status", AGENT, {"status": "open"}),
@@ -186,11 +189,51 @@ async def test_agent_reply_solves_and_illegal_moves_are_409(
         assert "closed" in refused.json()["detail"]
 
     events = await events_of(intake_server, ACTIVITY, ticket_id)
-    assert [e["event_type"] for e in events] == ["AgentReplied", "CommentAdded", "StatusChanged"]
+    assert [e["event_type"] for e in events] == [
+        "AgentReplied",
+        "CommentAdded",
+        "StatusChanged",
+        "StatusChanged",
+        "NoteAdded",  # the status change's note: an internal note, never mailed
+    ]
     assert events[0]["status_change"] == {"from_status": "new", "to_status": "solved"}
-    assert events[2]["status_change"] == {"from_status": "open", "to_status": "closed"}
-    assert events[2]["note"] == "Duplicate of another request"
-    assert events[2]["actor_role"] == "agent"
+    assert events[3]["status_change"] == {"from_status": "solved", "to_status": "closed"}
+    assert events[4]["body"] == "Duplicate of another request"
+    assert events[3]["actor_role"] == "agent"
+
+
+async def test_a_message_on_a_closed_request_opens_a_linked_follow_up(
+    client: httpx.AsyncClient, intake_server: IntakeUnderTest
+) -> None:
+    owner = account()
+    ticket_id = await new_ticket(client, owner)
+    assert (await set_status(client, ticket_id, "solved")).status_code == 202
+    assert (await set_status(client, ticket_id, "closed")).status_code == 202
+    key = {"Idempotency-Key": f"follow-up-{ticket_id}"}
+    first = await client.post(
+        f"/v1/tickets/{ticket_id}/comments",
+        headers=bearer(owner) | key,
+        json={"body": "It broke again"},
+    )
+    assert first.status_code == 202, first.text
+    follow_up = first.json()["follow_up_ticket_id"]
+    assert follow_up not in (None, ticket_id)
+    assert first.json()["event_type"] == "FollowUpOpened"
+    again = await client.post(
+        f"/v1/tickets/{ticket_id}/comments",
+        headers=bearer(owner) | key,
+        json={"body": "It broke again"},
+    )
+    assert again.json()["follow_up_ticket_id"] == follow_up  # a retry opens none more
+    [submitted] = await events_of(intake_server, "tickets.submitted", follow_up)
+    assert submitted["follow_up_of"] == ticket_id
+    assert "It broke again" in submitted["description"]
+    links = [
+        e
+        for e in await events_of(intake_server, ACTIVITY, ticket_id)
+        if e["event_type"] == "FollowUpOpened"
+    ]
+    assert [e["follow_up_id"] for e in links] == [follow_up]
 
 
 async def test_status_requests_are_validated(client: httpx.AsyncClient) -> None:
@@ -205,7 +248,7 @@ async def test_status_requests_are_validated(client: httpx.AsyncClient) -> None:
     unknown = await set_status(client, "ZZZZ-ZZZZ-ZZZZ", "open")
     assert unknown.status_code == 404
     customer = await client.post(
-        f"/v1/tickets/{ticket_id}/status", headers=bearer(account()), json={"status": "closed"}
+        f"/v1/tickets/{ticket_id}/status", headers=bearer(account()), json={"status": "solved"}
     )
     assert customer.status_code == 403
 
@@ -214,7 +257,7 @@ async def test_concurrent_status_changes_pass_once(
     client: httpx.AsyncClient, intake_server: IntakeUnderTest
 ) -> None:
     ticket_id = await new_ticket(client, account())
-    responses = await asyncio.gather(*(set_status(client, ticket_id, "closed") for _ in range(6)))
+    responses = await asyncio.gather(*(set_status(client, ticket_id, "solved") for _ in range(6)))
     assert sorted(r.status_code for r in responses) == [202] + [409] * 5
     events = await events_of(intake_server, ACTIVITY, ticket_id)
-    assert [e["status_change"]["to_status"] for e in events] == ["closed"]
+    assert [e["status_change"]["to_status"] for e in events] == ["solved"]

@@ -41,6 +41,10 @@ OPERATIONS = [
     ("POST", "/v1/tickets/{ticket_id}/replies"),
     ("POST", "/v1/tickets/{ticket_id}/status"),
     ("POST", "/v1/tickets/{ticket_id}/information-requests"),
+    ("POST", "/v1/tickets/{ticket_id}/notes"),
+    ("POST", "/v1/tickets/{ticket_id}/transfers"),
+    ("POST", "/v1/tickets/{ticket_id}/assignment"),
+    ("DELETE", "/v1/tickets/{ticket_id}/assignment"),
 ]
 EXAMPLES_PER_OPERATION = 30
 FUZZ_OWNER = "fuzz-owner-1"

@@ -19,7 +19,7 @@ from intake.adapters.gridfs import GridFSAttachmentStore
 from intake.adapters.mongo import MongoIdempotencyStore, MongoRateLimiter, MongoTicketStore
 from intake.domain.attachments import CheckedFile
 from intake.domain.idempotency import IdempotencyRecord, RecordState
-from intake.domain.outbox import OutboxEntry, RecordedEvent
+from intake.domain.outbox import OutboxEntry, RecordChange, RecordedEvent
 from shared.contracts.events import StatusChanged, StatusTransition, TicketSubmitted, utcnow
 from shared.contracts.statuses import Status
 from shared.mongo import Document
@@ -73,8 +73,8 @@ async def test_a_status_change_and_its_event_are_written_together_once(
         *(
             store.append(
                 "AAAA-BBBB-CCCC",
-                RecordedEvent.of(e),
-                OutboxEntry.of("tickets.activity", e, now),
+                [(RecordedEvent.of(e), OutboxEntry.of("tickets.activity", e, now))],
+                RecordChange(status=e.status_change),
                 now,
             )
             for e in (solved, on_hold)
@@ -89,7 +89,9 @@ async def test_a_status_change_and_its_event_are_written_together_once(
     assert ticket.recorded(str(winner.event_id)) == RecordedEvent.of(winner)
     # The same event twice is recorded once, whatever the status.
     again = RecordedEvent.of(winner)
-    assert not await store.append("AAAA-BBBB-CCCC", again, ticket.outbox[1], now)
+    assert not await store.append(
+        "AAAA-BBBB-CCCC", [(again, ticket.outbox[1])], RecordChange(), now
+    )
     assert await store.get("ZZZZ-ZZZZ-ZZZZ") is None
 
 

@@ -18,6 +18,12 @@ import pytest
 from intake.domain.activity import MessageLimits
 from intake.domain.attachments import CheckedFile
 from intake.domain.submission import SubmissionForm, SubmissionLimits
+from intake.domain.teams import (
+    NotPlacedYetError,
+    NotTeamAgentError,
+    SameTeamError,
+    UnknownTeamError,
+)
 from intake.service.activity import TicketActivity
 from intake.service.agent import AgentActions
 from intake.service.customer import CustomerActions
@@ -32,12 +38,22 @@ from intake.service.files import Attachments
 from intake.service.idempotency import Claimed, IdempotencyGate
 from intake.service.submission import Submissions
 from shared.contracts.catalog import load_catalog
-from shared.contracts.events import CommentAdded, Envelope, StatusChanged, TicketSubmitted
+from shared.contracts.events import (
+    AssigneeChanged,
+    CommentAdded,
+    Envelope,
+    NoteAdded,
+    StatusChanged,
+    TicketRouted,
+    TicketSubmitted,
+    TicketTransferred,
+)
 from shared.contracts.statuses import IllegalTransitionError, Status
 from shared.contracts.topics import Topics
 
 from .intake_fakes import (
     FakeAttachmentStore,
+    FakeDirectory,
     FakeIdempotencyStore,
     FakePublisher,
     FakeRateLimiter,
@@ -84,22 +100,26 @@ def world() -> World:
         idempotency=gate,
         message_limits=MessageLimits(),
     )
+    submissions = Submissions(
+        catalog=load_catalog(),
+        limits=SubmissionLimits(),
+        topics=Topics(),
+        store=tickets,
+        delivery=delivery,
+        attachments=files,
+        idempotency=gate,
+        rate_limiter=limiter,
+        rate_limit=3,
+    )
     return World(
-        submissions=Submissions(
-            catalog=load_catalog(),
-            limits=SubmissionLimits(),
-            topics=Topics(),
-            store=tickets,
-            delivery=delivery,
-            attachments=files,
-            idempotency=gate,
-            rate_limiter=limiter,
-            rate_limit=3,
-        ),
+        submissions=submissions,
         customers=CustomerActions(
-            activity=activity, attachments=files, rate_limiter=FakeRateLimiter(limit=5)
+            activity=activity,
+            attachments=files,
+            rate_limiter=FakeRateLimiter(limit=5),
+            submissions=submissions,
         ),
-        agents=AgentActions(activity=activity),
+        agents=AgentActions(activity=activity, catalog=load_catalog(), directory=FakeDirectory()),
         attachments=Attachments(store=tickets, files=files),
         delivery=delivery,
         publisher=publisher,
@@ -271,7 +291,7 @@ async def test_the_same_change_twice_at_once_passes_once(world: World) -> None:
     results = await asyncio.gather(
         *(
             world.agents.change_status(
-                ticket_id, Status.CLOSED, None, agent_id="ag", correlation_id="c"
+                ticket_id, Status.SOLVED, None, agent_id="ag", correlation_id="c"
             )
             for _ in range(5)
         ),
@@ -358,3 +378,84 @@ async def test_someone_elses_request_is_not_found(world: World) -> None:
         await world.attachments.open(ticket_id, attachment_id, reader_id="dash", role="dashboard")
     stored = await world.attachments.open(ticket_id, attachment_id, reader_id="agent", role="agent")
     assert stored.ref.content_type == "image/jpeg"
+
+
+def routed_to(ticket_id: str, team: str) -> TicketRouted:
+    return TicketRouted(
+        ticket_id=ticket_id,
+        account_id="acc-1",
+        correlation_id="c",
+        team=team,
+        confidence=0.98,
+        customer_category="trading",
+        customer_team="trading-exchange",
+        rerouted_from="trading-exchange" if team != "trading-exchange" else None,
+        reason="model",
+        model_version="test",
+    )
+
+
+async def test_a_transfer_moves_the_request_with_its_content_and_decision(world: World) -> None:
+    ticket_id = await submit(world)
+    with pytest.raises(NotPlacedYetError):  # the router's decision has not come in yet
+        await world.agents.transfer(
+            ticket_id, "security", "2FA", agent_id="agent-1", correlation_id="c"
+        )
+    await world.tickets.record_decisions([routed_to(ticket_id, "trading-exchange")])
+    await world.agents.assign(ticket_id, "agent-2", agent_id="agent-2", correlation_id="c")
+    receipt = await world.agents.transfer(
+        ticket_id,
+        "security",
+        "A 2FA reset, not trading",
+        agent_id="agent-2",
+        correlation_id="c",
+    )
+    (moved,) = world.published(TicketTransferred)
+    assert isinstance(moved, TicketTransferred)
+    assert str(moved.event_id) == str(receipt.event_id)
+    assert (moved.transfer.from_team, moved.transfer.to_team) == ("trading-exchange", "security")
+    assert moved.transfer.reason == "A 2FA reset, not trading"
+    assert moved.request.description == FORM.description
+    assert moved.decision.reason == "model"
+    record = world.tickets.tickets[ticket_id]
+    assert (record.team, record.assignee) == ("security", None)  # the old team's agent let go
+    for team, error in (
+        ("security", SameTeamError),
+        ("nowhere", UnknownTeamError),
+    ):
+        with pytest.raises(error):
+            await world.agents.transfer(ticket_id, team, "x", agent_id="a", correlation_id="c")
+    # ...and again, as often as it takes
+    await world.agents.transfer(
+        ticket_id, "account", "Two accounts", agent_id="a", correlation_id="c"
+    )
+    assert world.tickets.tickets[ticket_id].team == "account"
+
+
+async def test_only_an_agent_of_the_team_can_be_its_assignee(world: World) -> None:
+    ticket_id = await submit(world)
+    await world.tickets.record_decisions([routed_to(ticket_id, "withdrawals-transfers")])
+    with pytest.raises(NotTeamAgentError):
+        await world.agents.assign(ticket_id, "agent-3", agent_id="agent-3", correlation_id="c")
+    with pytest.raises(NotTeamAgentError):  # a customer is nobody's agent
+        await world.agents.assign(ticket_id, "acc-1001", agent_id="agent-1", correlation_id="c")
+    taken = await world.agents.assign(ticket_id, "agent-1", agent_id="agent-2", correlation_id="c")
+    assert world.tickets.tickets[ticket_id].assignee == "agent-1"
+    released = await world.agents.assign(ticket_id, None, agent_id="agent-1", correlation_id="c")
+    assert world.tickets.tickets[ticket_id].assignee is None
+    changes = [e for e in world.published(AssigneeChanged) if isinstance(e, AssigneeChanged)]
+    assert [(c.assignee, c.previous) for c in changes] == [("agent-1", None), (None, "agent-1")]
+    assert taken.status == released.status == Status.NEW  # nobody's status moves
+
+
+async def test_notes_and_a_status_changes_note_are_internal_events(world: World) -> None:
+    ticket_id = await submit(world)
+    await world.agents.add_note(ticket_id, "Called the customer", agent_id="ag", correlation_id="c")
+    await world.agents.change_status(
+        ticket_id, Status.ON_HOLD, "Waiting for the bank", agent_id="ag", correlation_id="c"
+    )
+    notes = [e.body for e in world.published(NoteAdded) if isinstance(e, NoteAdded)]
+    assert notes == ["Called the customer", "Waiting for the bank"]
+    (moved,) = world.published(StatusChanged)
+    assert isinstance(moved, StatusChanged)
+    assert moved.note is None  # the note travels as a note, the move as a move

@@ -12,6 +12,8 @@ from notifier.ports import LedgerEntry, PermanentMailError, TransientMailError
 from notifier.service import NotificationService
 from shared.contracts.directory import AccountRecord
 from shared.contracts.events import (
+    AssigneeChanged,
+    NoteAdded,
     NotificationFailed,
     NotificationSent,
     TicketSubmitted,
@@ -261,3 +263,19 @@ async def test_a_redriven_record_retakes_its_failed_notification() -> None:
     assert h.mailer.sent == []
     await h.service.handle_records([record_of(event, 0, **{"x-redrive-count": "1"})])
     assert len(h.mailer.sent) == 1
+
+
+async def test_internal_activity_is_never_mailed_to_the_customer() -> None:
+    h = harness()
+    dead_letters = FakeDeadLetters()
+    service = replace(h.service, dead_letters=dead_letters)
+    ids = {"ticket_id": new_ticket_id(), "account_id": "acc-1001", "correlation_id": "c"}
+    note = NoteAdded(**ids, agent_id="agent-1", body="Customer sounds upset")
+    taken = AssigneeChanged(**ids, actor_id="agent-1", team="cards", assignee="agent-1")
+    records = [
+        InboundRecord("tickets.activity", 0, n, None, e.model_dump_json().encode(), {})
+        for n, e in enumerate((note, taken))
+    ]
+    await service.handle_records(records)
+    assert h.mailer.sent == []
+    assert dead_letters.parked == []  # known, just not mailed: nothing is poison

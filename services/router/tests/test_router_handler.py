@@ -3,6 +3,7 @@ team topic and tickets.routed out, poison to the DLQ without stopping the rest."
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,16 @@ from router.app import build
 from router.classifier.types import Prediction
 from router.settings import RouterSettings
 from shared.contracts.directory import DEMO_ACCOUNTS, AccountRecord
-from shared.contracts.events import TicketSubmitted, new_ticket_id
+from shared.contracts.events import (
+    Envelope,
+    NoteAdded,
+    RequestContent,
+    RoutingDecision,
+    TicketSubmitted,
+    TicketTransferred,
+    Transfer,
+    new_ticket_id,
+)
 from shared.kafka.context import raw_body
 from shared.kafka.publishing import event_headers
 
@@ -51,7 +61,7 @@ def submitted(category: str, description: str) -> TicketSubmitted:
 
 
 async def run_router(
-    messages: list[bytes | TicketSubmitted], classifier: StubClassifier | None
+    messages: Sequence[bytes | Envelope], classifier: StubClassifier | None
 ) -> dict[str, list[Any]]:
     built = build(RouterSettings(model_path=Path("/nonexistent")))
     built.http.state.routing_service.classifier = classifier
@@ -71,16 +81,23 @@ async def run_router(
         "team.trading-exchange",
         "team.security",
         "team.account",
+        "team.cards",
         "tickets.submitted.dlq",
+        "tickets.activity.dlq",
     ):
         built.broker.subscriber(topic, decoder=raw_body)(capture_into(topic))
 
     async with TestKafkaBroker(built.broker) as broker:
         for message in messages:
-            if isinstance(message, TicketSubmitted):
+            if isinstance(message, Envelope):
+                topic = (
+                    "tickets.submitted"
+                    if isinstance(message, TicketSubmitted)
+                    else "tickets.activity"
+                )
                 await broker.publish(
                     message.model_dump_json().encode(),
-                    topic="tickets.submitted",
+                    topic=topic,
                     headers=event_headers(message),
                 )
             else:
@@ -124,3 +141,48 @@ async def test_a_corporate_account_is_exempt_from_the_several_accounts_rule() ->
     assert b"several_accounts" in person_decision
     assert b"rule:several-accounts" not in corporate_decision
     assert b"several_accounts" not in corporate_decision
+
+
+async def test_a_transfer_hands_the_whole_request_over_and_withdraws_it() -> None:
+    ticket = submitted("trading", "My card was charged twice for one order")
+    moved = TicketTransferred(
+        ticket_id=ticket.ticket_id,
+        account_id=ticket.account_id,
+        correlation_id="c",
+        transfer=Transfer(
+            from_team="trading-exchange", to_team="cards", reason="a card charge", agent_id="a-1"
+        ),
+        request=RequestContent(
+            category=ticket.category,
+            subject=ticket.subject,
+            description=ticket.description,
+            submitted_at=ticket.occurred_at,
+        ),
+        decision=RoutingDecision(
+            team="trading-exchange",
+            confidence=0.6,
+            customer_category="trading",
+            customer_team="trading-exchange",
+            reason="customer_category",
+            model_version="m",
+        ),
+        status="open",
+    )
+    note = NoteAdded(
+        ticket_id=ticket.ticket_id,
+        account_id=ticket.account_id,
+        correlation_id="c",
+        agent_id="a-1",
+        body="not for the router",
+    )
+    seen = await run_router([note, moved, moved], None)  # redelivered: handed over again
+    assigned = [json.loads(m) for m in seen["team.cards"]]
+    withdrawn = [json.loads(m) for m in seen["team.trading-exchange"]]
+    assert {a["event_id"] for a in assigned} == {assigned[0]["event_id"]}  # one id: one hand-over
+    assert assigned[0]["event_type"] == "TicketAssigned"
+    assert assigned[0]["description"] == ticket.description
+    assert assigned[0]["transfer"]["reason"] == "a card charge"
+    assert (assigned[0]["team"], assigned[0]["rerouted_from"]) == ("cards", "trading-exchange")
+    assert withdrawn[0]["event_type"] == "TicketWithdrawn"
+    assert withdrawn[0]["team"] == "trading-exchange"
+    assert "tickets.activity.dlq" not in seen  # the note is not poison, just not ours

@@ -94,6 +94,13 @@ class ServiceMetrics:
     def counter(self, name: str, documentation: str, labels: Sequence[str]) -> Counter:
         return Counter(name, documentation, tuple(labels), registry=self.registry)
 
+    def histogram(
+        self, name: str, documentation: str, labels: Sequence[str], *, buckets: Sequence[float]
+    ) -> Histogram:
+        return Histogram(
+            name, documentation, tuple(labels), buckets=tuple(buckets), registry=self.registry
+        )
+
     def broker_middlewares(self) -> tuple[Any, ...]:
         """Outermost first: the Prometheus middleware times the whole handling, retries too."""
         return (self.kafka_middleware, dead_letter_counter(self.dead_letters))

@@ -22,15 +22,17 @@ from intake.service.customer import CustomerActions
 from intake.service.delivery import EventDelivery
 from intake.service.files import Attachments
 from intake.service.idempotency import IdempotencyGate
+from intake.service.placement import Placement
 from intake.service.submission import Submissions
 from intake.settings import IntakeSettings
 from shared.contracts.catalog import load_catalog
-from shared.contracts.events import ActivityEvent, TicketSubmitted
+from shared.contracts.events import ActivityEvent, TicketRouted, TicketSubmitted
 from shared.http.app import ServiceApp, build_app, kafka_is_ready, service_lifespan
-from shared.kafka.broker import create_broker
+from shared.kafka.broker import batch_subscriber, create_broker
+from shared.kafka.dead_letters import KafkaDeadLetters
 from shared.kafka.publishing import KafkaEventPublisher
 from shared.metrics import ServiceMetrics
-from shared.mongo import create_mongo_client, mongo_is_ready
+from shared.mongo import MongoAccountDirectory, create_mongo_client, mongo_is_ready
 
 SERVICE = "intake"
 ATTACHMENTS_BUCKET = "attachments"
@@ -66,6 +68,17 @@ def build(settings: IntakeSettings) -> ServiceApp:
     topics = settings.topics
     broker.publisher(topics.submitted, schema=TicketSubmitted, title="tickets.submitted")
     broker.publisher(topics.activity, schema=ActivityEvent, title="tickets.activity")
+    # The router's decisions: the team a transfer moves a request from, the decision it carries.
+    placement = Placement(store=tickets, dead_letters=KafkaDeadLetters(broker, SERVICE))
+    batch_subscriber(
+        broker,
+        topics.routed,
+        group_id=SERVICE,
+        title="place-routed",
+        settings=settings,
+        payload=TicketRouted,
+        description="Where each request is: the router's decision, for transfers",
+    )(placement.record)
     delivery = EventDelivery(
         store=tickets,
         publisher=KafkaEventPublisher(broker),
@@ -121,33 +134,38 @@ def build(settings: IntakeSettings) -> ServiceApp:
         message_limits=MessageLimits(settings.message_max_length),
         key_ttl=key_ttl,
     )
-    built.http.state.intake = IntakeUseCases(
-        submissions=Submissions(
-            catalog=load_catalog(settings.catalog_path),
-            limits=SubmissionLimits(
-                subject_max=settings.subject_max_length,
-                description_min=settings.description_min_length,
-                description_max=settings.description_max_length,
-            ),
-            topics=topics,
-            store=tickets,
-            delivery=delivery,
-            attachments=files,
-            idempotency=idempotency,
-            rate_limiter=rate_limiter,
-            rate_limit=settings.rate_limit_tickets,
-            rate_window=window,
-            duplicate_window=timedelta(seconds=settings.duplicate_window_seconds),
-            key_ttl=key_ttl,
+    catalog = load_catalog(settings.catalog_path)
+    submissions = Submissions(
+        catalog=catalog,
+        limits=SubmissionLimits(
+            subject_max=settings.subject_max_length,
+            description_min=settings.description_min_length,
+            description_max=settings.description_max_length,
         ),
+        topics=topics,
+        store=tickets,
+        delivery=delivery,
+        attachments=files,
+        idempotency=idempotency,
+        rate_limiter=rate_limiter,
+        rate_limit=settings.rate_limit_tickets,
+        rate_window=window,
+        duplicate_window=timedelta(seconds=settings.duplicate_window_seconds),
+        key_ttl=key_ttl,
+    )
+    built.http.state.intake = IntakeUseCases(
+        submissions=submissions,
         customers=CustomerActions(
             activity=activity,
             attachments=files,
             rate_limiter=activity_limiter,
+            submissions=submissions,
             rate_limit=settings.activity_rate_limit,
             rate_window=activity_window,
         ),
-        agents=AgentActions(activity=activity),
+        agents=AgentActions(
+            activity=activity, catalog=catalog, directory=MongoAccountDirectory.of(mongo)
+        ),
         attachments=Attachments(store=tickets, files=files),
         upload_rules=UploadRules(limits, settings.max_form_field_bytes),
     )

@@ -9,9 +9,17 @@ from typing import Any, Protocol
 
 from intake.domain.attachments import CheckedFile
 from intake.domain.idempotency import IdempotencyRecord
-from intake.domain.outbox import OutboxEntry, RecordedEvent
+from intake.domain.outbox import OutboxEntry, RecordChange, RecordedEvent
 from intake.domain.ratelimit import RateDecision
-from shared.contracts.events import AttachmentRef, Envelope, TicketSubmitted
+from shared.contracts.directory import AccountRecord
+from shared.contracts.events import (
+    AttachmentRef,
+    Envelope,
+    RequestContent,
+    RoutingDecision,
+    TicketRouted,
+    TicketSubmitted,
+)
 from shared.contracts.statuses import Status
 
 
@@ -31,6 +39,11 @@ class TicketRecord:
     events: tuple[RecordedEvent, ...] = ()
     outbox: tuple[OutboxEntry, ...] = ()
     receipt: dict[str, Any] | None = None  # the answer to its submission
+    content: RequestContent | None = None  # what a team needs to work on it
+    team: str | None = None  # where it is now: the router's decision, then transfers
+    decision: RoutingDecision | None = None  # the router's decision, as tickets.routed said
+    routed_at: datetime | None = None
+    assignee: str | None = None
 
     def recorded(self, event_id: str) -> RecordedEvent | None:
         return next((e for e in self.events if e.event_id == event_id), None)
@@ -50,11 +63,19 @@ class TicketStore(Protocol):
     async def get(self, ticket_id: str) -> TicketRecord | None: ...
 
     async def append(
-        self, ticket_id: str, recorded: RecordedEvent, entry: OutboxEntry, due_at: datetime
+        self,
+        ticket_id: str,
+        events: Sequence[tuple[RecordedEvent, OutboxEntry]],
+        change: RecordChange,
+        due_at: datetime,
     ) -> bool:
-        """In one atomic write: apply the event's status change and queue the event, only if
-        the status is still the change's `from` and the event is not recorded yet; else
+        """In one atomic write: apply `change` and queue the events, only if every changed
+        field still holds the change's `from` and the first event is not recorded yet; else
         False (nothing written)."""
+
+    async def record_decisions(self, decisions: Sequence[TicketRouted]) -> None:
+        """The router's decisions, as tickets.routed announces them, in one round trip: the
+        team of a request no agent has moved yet, and the decision a transfer carries on."""
 
     async def delivered(self, ticket_id: str, event_ids: Sequence[str]) -> None:
         """The broker acknowledged these: out of the outbox."""
@@ -107,3 +128,8 @@ class RateLimiter(Protocol):
 
     async def release(self, account_id: str, slot_id: str) -> None:
         """Give back a slot whose request was not created after all."""
+
+
+class AccountDirectory(Protocol):
+    async def get(self, account_id: str) -> AccountRecord | None:
+        """The account's directory record: kind, and an agent's teams."""

@@ -4,10 +4,10 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from intake.domain.attachments import ALLOWED_TYPES, MIB
-from shared.settings import ServiceSettings
+from shared.settings import BatchConsumerSettings, ServiceSettings
 
 
-class IntakeSettings(ServiceSettings):
+class IntakeSettings(BatchConsumerSettings, ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="INTAKE_", extra="ignore", frozen=True)
 
     port: int = 8001

@@ -40,15 +40,19 @@ from notifier.ports import (
 )
 from shared.contracts.events import (
     AgentReplied,
+    AssigneeChanged,
     CommentAdded,
     DocumentsUploaded,
     Envelope,
+    FollowUpOpened,
     InformationRequested,
+    NoteAdded,
     NotificationFailed,
     NotificationSent,
     StatusChanged,
     TicketRouted,
     TicketSubmitted,
+    TicketTransferred,
     derived_event_id,
 )
 from shared.contracts.topics import Topics
@@ -58,7 +62,8 @@ from shared.logging import get_logger
 
 log = get_logger(__name__)
 
-# Everything on the three topics the notifier reads; decoded by event_type.
+# Everything on the three topics the notifier reads, decoded by event_type; plan() says which
+# of them the customer is mailed about (notes, assignments and transfers are internal: none).
 NotifiableEvent = Annotated[
     TicketSubmitted
     | TicketRouted
@@ -66,7 +71,11 @@ NotifiableEvent = Annotated[
     | AgentReplied
     | InformationRequested
     | DocumentsUploaded
-    | StatusChanged,
+    | StatusChanged
+    | NoteAdded
+    | AssigneeChanged
+    | TicketTransferred
+    | FollowUpOpened,
     Field(discriminator="event_type"),
 ]
 notifiable_event: TypeAdapter[NotifiableEvent] = TypeAdapter(NotifiableEvent)

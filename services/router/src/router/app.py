@@ -10,10 +10,11 @@ from router.classifier.types import TeamClassifier
 from router.domain.decision import DecisionThresholds
 from router.domain.routing import RoutingPolicy
 from router.domain.rules import load_rules
+from router.handover import HandoverService
 from router.service import RoutingService
 from router.settings import RouterSettings
 from shared.contracts.catalog import load_catalog
-from shared.contracts.events import TicketAssigned, TicketRouted, TicketSubmitted
+from shared.contracts.events import ActivityEvent, TeamMessage, TicketRouted, TicketSubmitted
 from shared.http.app import ServiceApp, build_app, kafka_is_ready, service_lifespan
 from shared.kafka.broker import batch_subscriber, create_broker
 from shared.kafka.dead_letters import KafkaDeadLetters
@@ -24,6 +25,8 @@ from shared.metrics import ServiceMetrics
 from shared.mongo import MongoAccountDirectory, create_mongo_client
 
 SERVICE = "router"
+# A misroute costs minutes when an agent spots it at once, days when it waits in a queue.
+MISROUTE_DELAY_BUCKETS = (60, 300, 900, 1800, 3600, 7200, 14400, 28800, 86400, 172800, 604800)
 log = get_logger(__name__)
 
 
@@ -62,6 +65,18 @@ def build(settings: RouterSettings) -> ServiceApp:
         "and whether the customer's category was overridden",
         ("team", "reason", "rerouted"),
     )
+    transfers = metrics.counter(
+        "helpdesk_transfers_total",
+        "Requests agents moved to another team, by from and to team and by the reason of the"
+        " original decision (customer_category, model, triage, rule:<id>): misroutes",
+        ("from_team", "to_team", "original_reason"),
+    )
+    misroute_delay = metrics.histogram(
+        "helpdesk_misroute_delay_seconds",
+        "Time from the router's decision to an agent's transfer: what a misroute cost",
+        ("from_team",),
+        buckets=MISROUTE_DELAY_BUCKETS,
+    )
     broker = create_broker(
         settings, SERVICE, description="Classifies and forwards requests", metrics=metrics
     )
@@ -94,10 +109,39 @@ def build(settings: RouterSettings) -> ServiceApp:
             rerouted = "true" if decision.rerouted_from else "false"
             decisions_made.labels(decision.team, decision.reason, rerouted).inc()
 
+    handover = HandoverService(
+        topics=topics,
+        publisher=KafkaEventPublisher(broker),
+        dead_letters=KafkaDeadLetters(broker, SERVICE),
+    )
+
+    @batch_subscriber(
+        broker,
+        topics.activity,
+        group_id=f"{SERVICE}-handover",  # its own group: routing never waits on its rebalances
+        title="hand-over-transfers",
+        settings=settings,
+        payload=ActivityEvent,
+        description="An agent moved a request: the new team gets it, the old one a withdrawal",
+    )
+    async def on_activity(records: list[InboundRecord]) -> None:
+        for moved in await handover.hand_over(records):
+            transfer = moved.transfer
+            transfers.labels(transfer.from_team, transfer.to_team, moved.decision.reason).inc()
+            if moved.routed_at is not None:
+                delay = (moved.occurred_at - moved.routed_at).total_seconds()
+                misroute_delay.labels(transfer.from_team).observe(max(delay, 0.0))
+
     # Declared for the AsyncAPI document; publishing goes through publish_events.
     broker.publisher(topics.routed, schema=TicketRouted, title="tickets.routed")
     for team in catalog.teams:
-        broker.publisher(topics.team(team), schema=TicketAssigned, title=f"team.{team}")
+        broker.publisher(
+            topics.team(team),
+            schema=TeamMessage,
+            title=f"team.{team}",
+            description="The team's requests: TicketAssigned (routed or moved here, ready to"
+            " work on) and TicketWithdrawn (moved to another team: drop it)",
+        )
 
     built = build_app(
         service=SERVICE,

@@ -21,6 +21,7 @@ class AccountRecord(Model):
     display_name: str = ""
     locale: str = "en"
     kind: str = Field(default="customer", description="customer | corporate | agent")
+    teams: tuple[str, ...] = Field(default=(), description="An agent's support teams")
 
     model_config = {"populate_by_name": True, "frozen": True, "extra": "ignore"}
 
@@ -51,5 +52,22 @@ DEMO_ACCOUNTS: tuple[AccountRecord, ...] = (
         email_verified=True,
         display_name="Agent One",
         kind="agent",
+        teams=("withdrawals-transfers", "payments-deposits", "triage"),
+    ),
+    AccountRecord(
+        account_id="agent-2",
+        email="agent.two@support.example.com",
+        email_verified=True,
+        display_name="Agent Two",
+        kind="agent",
+        teams=("trading-exchange", "cards", "fees-billing", "triage"),
+    ),
+    AccountRecord(
+        account_id="agent-3",
+        email="agent.three@support.example.com",
+        email_verified=True,
+        display_name="Agent Three",
+        kind="agent",
+        teams=("security", "verification", "account", "technical"),
     ),
 )

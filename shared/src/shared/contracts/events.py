@@ -86,6 +86,10 @@ class TicketSubmitted(Envelope):
         description="The category needs ID confirmation photos and none were attached",
     )
     locale: str = "en"
+    follow_up_of: TicketId | None = Field(
+        default=None,
+        description="The closed request this one follows up (the customer wrote on it again)",
+    )
 
 
 # --- tickets.routed and team.<team> ------------------------------------------------------
@@ -113,6 +117,15 @@ class TicketRouted(Envelope, RoutingDecision):
     event_type: Literal["TicketRouted"] = "TicketRouted"
 
 
+class Transfer(Model):
+    """Why a request came to a team from another: an agent moved it."""
+
+    from_team: str
+    to_team: str
+    reason: str = Field(description="The agent's words, for the receiving team")
+    agent_id: str
+
+
 class TicketAssigned(Envelope, RoutingDecision):
     """What a team topic carries: the request itself, ready to work on, with its decision."""
 
@@ -121,6 +134,20 @@ class TicketAssigned(Envelope, RoutingDecision):
     description: str
     attachments: tuple[AttachmentRef, ...] = ()
     submitted_at: UtcDatetime
+    transfer: Transfer | None = Field(
+        default=None, description="Set when an agent moved the request here from another team"
+    )
+
+
+class TicketWithdrawn(Envelope):
+    """What the old team's topic carries when a request leaves the team: drop it."""
+
+    event_type: Literal["TicketWithdrawn"] = "TicketWithdrawn"
+    team: str = Field(description="The team the request left")
+    transfer: Transfer
+
+
+TeamMessage = Annotated[TicketAssigned | TicketWithdrawn, Field(discriminator="event_type")]
 
 
 # --- tickets.activity --------------------------------------------------------------------
@@ -166,8 +193,64 @@ class StatusChanged(Envelope):
     note: str | None = None
 
 
+class NoteAdded(Envelope):
+    """An agent's note on a request: agents read it, the customer never does, nobody is mailed."""
+
+    event_type: Literal["NoteAdded"] = "NoteAdded"
+    agent_id: str
+    body: str
+
+
+class AssigneeChanged(Envelope):
+    event_type: Literal["AssigneeChanged"] = "AssigneeChanged"
+    actor_id: str = Field(description="The agent who took or gave the request")
+    team: str
+    assignee: str | None = Field(description="The agent who works on it now; None: released")
+    previous: str | None = None
+
+
+class RequestContent(Model):
+    """The request as a team needs it to work on it."""
+
+    category: str
+    subject: str
+    description: str
+    attachments: tuple[AttachmentRef, ...] = ()
+    locale: str = "en"
+    submitted_at: UtcDatetime
+
+
+class TicketTransferred(Envelope):
+    """An agent moved a request to another team (a triage agent routing by hand, too): the
+    router hands the whole request to the new team and withdraws it from the old one."""
+
+    event_type: Literal["TicketTransferred"] = "TicketTransferred"
+    transfer: Transfer
+    request: RequestContent
+    decision: RoutingDecision = Field(description="The routing decision the request had")
+    status: Status = Field(description="The request's status when it was moved")
+    routed_at: UtcDatetime | None = Field(
+        default=None, description="When the router placed it: the time a misroute cost runs from"
+    )
+
+
+class FollowUpOpened(Envelope):
+    """The customer wrote on a closed request: a new request follows it up."""
+
+    event_type: Literal["FollowUpOpened"] = "FollowUpOpened"
+    follow_up_id: TicketId
+
+
 ActivityEvent = Annotated[
-    CommentAdded | AgentReplied | InformationRequested | DocumentsUploaded | StatusChanged,
+    CommentAdded
+    | AgentReplied
+    | InformationRequested
+    | DocumentsUploaded
+    | StatusChanged
+    | NoteAdded
+    | AssigneeChanged
+    | TicketTransferred
+    | FollowUpOpened,
     Field(discriminator="event_type"),
 ]
 
@@ -208,11 +291,16 @@ AnyEvent = Annotated[
     TicketSubmitted
     | TicketRouted
     | TicketAssigned
+    | TicketWithdrawn
     | CommentAdded
     | AgentReplied
     | InformationRequested
     | DocumentsUploaded
     | StatusChanged
+    | NoteAdded
+    | AssigneeChanged
+    | TicketTransferred
+    | FollowUpOpened
     | NotificationSent
     | NotificationFailed,
     Field(discriminator="event_type"),
@@ -222,11 +310,16 @@ ALL_EVENT_TYPES: tuple[type[Envelope], ...] = (
     TicketSubmitted,
     TicketRouted,
     TicketAssigned,
+    TicketWithdrawn,
     CommentAdded,
     AgentReplied,
     InformationRequested,
     DocumentsUploaded,
     StatusChanged,
+    NoteAdded,
+    AssigneeChanged,
+    TicketTransferred,
+    FollowUpOpened,
     NotificationSent,
     NotificationFailed,
 )
@@ -234,6 +327,7 @@ ALL_EVENT_TYPES: tuple[type[Envelope], ...] = (
 any_event_adapter: TypeAdapter[AnyEvent] = TypeAdapter(AnyEvent)
 activity_event_adapter: TypeAdapter[ActivityEvent] = TypeAdapter(ActivityEvent)
 notification_event_adapter: TypeAdapter[NotificationEvent] = TypeAdapter(NotificationEvent)
+team_message_adapter: TypeAdapter[TeamMessage] = TypeAdapter(TeamMessage)
 
 _ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: read aloud on the phone
 

@@ -1,7 +1,9 @@
 """The request status state machine (pure domain, no I/O).
 
 new -> open -> pending (waiting for the customer) / on-hold -> solved -> closed.
-A customer comment re-opens a pending or solved request; closed is final.
+A customer comment re-opens a pending or solved request. Only a solved request closes (an
+agent cannot close a request nobody answered in one step); closed is final: the customer's
+next message opens a follow-up request.
 """
 
 from __future__ import annotations
@@ -18,13 +20,13 @@ class Status(StrEnum):
     CLOSED = "closed"
 
 
-_ACTIVE = {Status.OPEN, Status.PENDING, Status.ON_HOLD, Status.SOLVED, Status.CLOSED}
+_WORKING = {Status.OPEN, Status.PENDING, Status.ON_HOLD, Status.SOLVED}
 
 ALLOWED_TRANSITIONS: dict[Status, frozenset[Status]] = {
-    Status.NEW: frozenset(_ACTIVE),
-    Status.OPEN: frozenset(_ACTIVE - {Status.OPEN}),
-    Status.PENDING: frozenset(_ACTIVE - {Status.PENDING}),
-    Status.ON_HOLD: frozenset(_ACTIVE - {Status.ON_HOLD}),
+    Status.NEW: frozenset(_WORKING),
+    Status.OPEN: frozenset(_WORKING - {Status.OPEN}),
+    Status.PENDING: frozenset(_WORKING - {Status.PENDING}),
+    Status.ON_HOLD: frozenset(_WORKING - {Status.ON_HOLD}),
     Status.SOLVED: frozenset({Status.OPEN, Status.CLOSED}),
     Status.CLOSED: frozenset(),
 }
@@ -49,7 +51,9 @@ class IllegalTransitionError(ValueError):
         self.current = current
         self.target = target
         if current is Status.CLOSED:
-            why = "the request is closed; the customer must submit a new request"
+            why = "the request is closed; the customer's next message opens a follow-up"
+        elif target is Status.CLOSED:
+            why = "only a solved request can be closed: solve it first"
         elif current is target:
             why = f"the request is already {current.value}"
         else:

@@ -14,15 +14,21 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from pymongo import ReturnDocument
+from pymongo import ReturnDocument, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from intake.domain.idempotency import IdempotencyRecord, RecordState
-from intake.domain.outbox import RECORDED_EVENTS_KEPT, OutboxEntry, RecordedEvent
+from intake.domain.outbox import RECORDED_EVENTS_KEPT, OutboxEntry, RecordChange, RecordedEvent
 from intake.domain.ratelimit import RateDecision, Slot, take_slot
 from intake.ports import TicketRecord
-from shared.contracts.events import TicketSubmitted, utcnow
+from shared.contracts.events import (
+    RequestContent,
+    RoutingDecision,
+    TicketRouted,
+    TicketSubmitted,
+    utcnow,
+)
 from shared.contracts.statuses import Status
 from shared.kafka.records import TransientError
 from shared.mongo import Document
@@ -57,6 +63,16 @@ class MongoTicketStore:
                     "status": Status.NEW.value,
                     "created_at": ticket.occurred_at,
                     "receipt": receipt,
+                    "content": RequestContent(
+                        category=ticket.category,
+                        subject=ticket.subject,
+                        description=ticket.description,
+                        attachments=ticket.attachments,
+                        locale=ticket.locale,
+                        submitted_at=ticket.occurred_at,
+                    ).model_dump(mode="json"),
+                    "team": None,
+                    "assignee": None,
                     "events": [RecordedEvent.of(ticket).to_document()],
                     "outbox": [_entry_document(entry)],
                     "outbox_due": due_at,
@@ -71,22 +87,62 @@ class MongoTicketStore:
         return _record(doc) if doc else None
 
     async def append(
-        self, ticket_id: str, recorded: RecordedEvent, entry: OutboxEntry, due_at: datetime
+        self,
+        ticket_id: str,
+        events: Sequence[tuple[RecordedEvent, OutboxEntry]],
+        change: RecordChange,
+        due_at: datetime,
     ) -> bool:
-        filter_: Document = {"_id": ticket_id, "events.event_id": {"$ne": recorded.event_id}}
+        first = events[0][0].event_id
+        filter_: Document = {"_id": ticket_id, "events.event_id": {"$ne": first}}
         update: Document = {
             "$push": {
-                "outbox": _entry_document(entry),
-                "events": {"$each": [recorded.to_document()], "$slice": -RECORDED_EVENTS_KEPT},
+                "outbox": {"$each": [_entry_document(entry) for _, entry in events]},
+                "events": {
+                    "$each": [recorded.to_document() for recorded, _ in events],
+                    "$slice": -RECORDED_EVENTS_KEPT,
+                },
             },
             "$min": {"outbox_due": due_at},
         }
-        change = recorded.status_change
-        if change is not None:
-            filter_["status"] = change.from_status.value
-            update["$set"] = {"status": change.to_status.value}
+        changed: Document = {}
+        if change.status is not None:
+            filter_["status"] = change.status.from_status.value
+            changed["status"] = change.status.to_status.value
+        for field in ("team", "assignee"):
+            pair = getattr(change, field)
+            if pair is not None:
+                filter_[field] = pair[0]
+                changed[field] = pair[1]
+        if changed:
+            update["$set"] = changed
         result = await self._tickets.update_one(filter_, update)
         return result.modified_count == 1
+
+    async def record_decisions(self, decisions: Sequence[TicketRouted]) -> None:
+        if not decisions:
+            return
+        # The first decision places the request; one an agent has moved keeps its team,
+        # whatever order the decision and the move arrive in ($ifNull: only what is unset).
+        operations = [
+            UpdateOne(
+                {"_id": d.ticket_id},
+                [
+                    {
+                        "$set": {
+                            field: {"$ifNull": [f"${field}", {"$literal": value}]}
+                            for field, value in (
+                                ("decision", _decision_document(d)),
+                                ("team", d.team),
+                                ("routed_at", d.occurred_at),
+                            )
+                        }
+                    }
+                ],
+            )
+            for d in decisions
+        ]
+        await self._tickets.bulk_write(operations, ordered=False)
 
     async def delivered(self, ticket_id: str, event_ids: Sequence[str]) -> None:
         # One pipeline update: drop the entries, and the due time with the last of them.
@@ -129,6 +185,11 @@ class MongoTicketStore:
         return leased
 
 
+def _decision_document(routed: TicketRouted) -> Document:
+    fields = routed.model_dump(mode="json", include=set(RoutingDecision.model_fields))
+    return RoutingDecision.model_validate(fields).model_dump(mode="json")
+
+
 def _entry_document(entry: OutboxEntry) -> Document:
     return {
         "event_id": entry.event_id,
@@ -149,6 +210,11 @@ def _record(doc: Document) -> TicketRecord:
             for e in doc.get("outbox", ())
         ),
         receipt=doc.get("receipt"),
+        content=RequestContent.model_validate(doc["content"]) if doc.get("content") else None,
+        team=doc.get("team"),
+        decision=RoutingDecision.model_validate(doc["decision"]) if doc.get("decision") else None,
+        routed_at=doc.get("routed_at"),
+        assignee=doc.get("assignee"),
     )
 
 

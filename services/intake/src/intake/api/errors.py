@@ -14,6 +14,12 @@ from starlette.requests import ClientDisconnect
 from intake.adapters.multipart import FieldTooLargeError, MalformedBodyError, UnexpectedFieldError
 from intake.domain.activity import ClosedRequestError
 from intake.domain.attachments import AttachmentRejectedError
+from intake.domain.teams import (
+    NotPlacedYetError,
+    NotTeamAgentError,
+    SameTeamError,
+    UnknownTeamError,
+)
 from intake.service.errors import (
     AttachmentNotFoundError,
     ConcurrentUpdateError,
@@ -53,6 +59,14 @@ def _field(
 ) -> Callable[[FieldTooLargeError | UnexpectedFieldError], ProblemError]:
     def problem(exc: FieldTooLargeError | UnexpectedFieldError) -> ProblemError:
         param = [InvalidParam(name=exc.name, reason=exc.reason)]
+        return ProblemError(status, title, str(exc), invalid_params=param)
+
+    return problem
+
+
+def _team_param(status: int, title: str) -> Callable[[Exception], ProblemError]:
+    def problem(exc: Exception) -> ProblemError:
+        param = [InvalidParam(name="body.team", reason=str(exc))]
         return ProblemError(status, title, str(exc), invalid_params=param)
 
     return problem
@@ -128,6 +142,21 @@ PROBLEMS: dict[type[Exception], Rule] = dict(
             lambda e: _unavailable(
                 "recorded, but its delivery was not confirmed in time: it will be delivered,"
                 " and a retry with the same Idempotency-Key returns it without making a copy"
+            ),
+        ),
+        _rule(UnknownTeamError, _team_param(422, "Validation failed")),
+        _rule(SameTeamError, _team_param(409, "Conflict")),
+        _rule(
+            NotPlacedYetError,
+            lambda e: ProblemError(409, "Conflict", str(e), headers={"Retry-After": "2"}),
+        ),
+        _rule(
+            NotTeamAgentError,
+            lambda e: ProblemError(
+                422,
+                "Validation failed",
+                str(e),
+                invalid_params=[InvalidParam(name="body.assignee", reason=str(e))],
             ),
         ),
         _rule(ConnectionFailure, lambda e: _unavailable("could not be recorded; retry")),

@@ -168,6 +168,40 @@ class InformationRequest(BaseModel):
     )
 
 
+class NoteRequest(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"body": "Customer called: the card is lost, not stolen."}]}
+    )
+    body: str = Field(min_length=1, max_length=100_000, description="Agents only; never mailed")
+
+
+class TransferRequest(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "team": "withdrawals-transfers",
+                    "reason": "A stuck BTC withdrawal, not a trading question.",
+                }
+            ]
+        }
+    )
+    team: str = Field(min_length=1, max_length=64, description="The team to move it to")
+    reason: str = Field(
+        min_length=1, max_length=2_000, description="Why: the receiving team reads it"
+    )
+
+
+class AssignmentRequest(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{}, {"assignee": "agent-2"}]})
+    assignee: str | None = Field(
+        default=None,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$",
+        description="An agent of the request's team; absent: the caller",
+    )
+
+
 class StatusChangeOut(BaseModel):
     from_status: Status
     to_status: Status
@@ -194,6 +228,10 @@ class ActivityAccepted(BaseModel):
     status: Status = Field(description="The status after this action")
     status_change: StatusChangeOut | None = None
     attachments: list[AttachmentOut] = []
+    follow_up_ticket_id: TicketId | None = Field(
+        default=None,
+        description="The request was closed: this new request, linked to it, took the message",
+    )
 
     @classmethod
     def of(cls, receipt: ActivityReceipt) -> ActivityAccepted:
@@ -209,6 +247,7 @@ class ActivityAccepted(BaseModel):
                 else None
             ),
             attachments=[AttachmentOut.of(receipt.ticket_id, a) for a in receipt.attachments],
+            follow_up_ticket_id=receipt.follow_up_id,
         )
 
 

@@ -65,3 +65,17 @@ class RecordedEvent:
         if doc.get("from") and doc.get("to"):
             change = StatusTransition(from_status=Status(doc["from"]), to_status=Status(doc["to"]))
         return cls(doc["event_id"], doc.get("event_type", "?"), change)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordChange:
+    """What an action changes in the intake's record of a request, each only over the value
+    it read (compare-and-set), in the same atomic write that queues its events."""
+
+    status: StatusTransition | None = None
+    team: tuple[str, str] | None = None  # (from, to)
+    assignee: tuple[str | None, str | None] | None = None  # (from, to)
+
+    @classmethod
+    def of(cls, recorded: RecordedEvent) -> RecordChange:
+        return cls(status=recorded.status_change)

@@ -70,6 +70,7 @@ def build_submission(
     correlation_id: str,
     catalog: Catalog,
     event_id: UUID | None = None,
+    follow_up_of: str | None = None,
 ) -> TicketSubmitted:
     category = catalog.category(form.category)
     if category is None:
@@ -88,4 +89,5 @@ def build_submission(
         # cannot be one, so only images and PDFs count.
         required_documents_missing=category.requires_id_documents and not has_documents,
         locale=form.locale,
+        follow_up_of=follow_up_of,
     )

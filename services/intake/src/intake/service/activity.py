@@ -17,7 +17,7 @@ from uuid import UUID, uuid4
 
 from intake.domain.activity import MessageLimits, check_message
 from intake.domain.idempotency import action_fingerprint, key_record_id
-from intake.domain.outbox import OutboxEntry, RecordedEvent
+from intake.domain.outbox import OutboxEntry, RecordChange, RecordedEvent
 from intake.ports import TicketRecord, TicketStore
 from intake.service.common import best_effort
 from intake.service.delivery import EventDelivery
@@ -44,6 +44,28 @@ MakeEvent = Callable[[TicketRecord, StatusTransition | None, UUID], Envelope]
 
 
 @dataclass(frozen=True, slots=True)
+class Outcome:
+    """What an action does to a request: its events, the first of which is the action itself,
+    and the change of the intake's record they make."""
+
+    events: tuple[Envelope, ...]
+    change: RecordChange
+
+
+Plan = Callable[[TicketRecord, UUID], Outcome]
+
+
+def status_plan(decide: Decide, make_event: MakeEvent) -> Plan:
+    """The common plan: decide the status change on the status read, announce it in one event."""
+
+    def plan(ticket: TicketRecord, event_id: UUID) -> Outcome:
+        change = decide(ticket.status)
+        return Outcome((make_event(ticket, change, event_id),), RecordChange(status=change))
+
+    return plan
+
+
+@dataclass(frozen=True, slots=True)
 class Action:
     """One action on one request, as the use case describes it."""
 
@@ -51,8 +73,7 @@ class Action:
     name: str  # comment, documents, reply, status, information-request, ...
     actor_id: str
     owner: str | None  # the account that must own the request (a customer); None: an agent
-    decide: Decide
-    make_event: MakeEvent
+    plan: Plan
     content: tuple[str, ...] = ()  # what makes two attempts the same action
     idempotency_key: str | None = None
     attachments: tuple[AttachmentRef, ...] = ()
@@ -108,36 +129,46 @@ class TicketActivity:
         await best_effort(self.idempotency.complete(claim, answer, self.key_ttl), "store answer")
         return recorded
 
+    async def record_as(self, action: Action, event_id: UUID) -> Recorded:
+        """Record an action whose event id follows from something else (so it is recorded
+        once however often it is attempted)."""
+        return await self._record(action, event_id)
+
     async def _record(self, action: Action, event_id: UUID) -> Recorded:
-        """Decide on the status read, write only if it is still that status (so of two
-        concurrent actions only one passes; the other decides again on the new status)."""
+        """Decide on the record read, write only if what the decision read still holds (so of
+        two concurrent actions only one passes; the other decides again on the new record)."""
         for _ in range(STATUS_UPDATE_ATTEMPTS):
             ticket = await self.ticket(action.ticket_id, owner=action.owner)
             earlier = ticket.recorded(str(event_id))
             if earlier is not None:  # an earlier attempt of this same action recorded it
                 await self.delivery.publish_all(ticket)
                 return Recorded(ActivityReceipt.of(ticket.ticket_id, earlier, ticket.status), False)
-            change = action.decide(ticket.status)
-            event = action.make_event(ticket, change, event_id)
-            recorded = RecordedEvent.of(event)
-            entry = OutboxEntry.of(self.topics.activity, event, self.delivery.now())
+            outcome = action.plan(ticket, event_id)
+            now = self.delivery.now()
+            queued = [
+                (RecordedEvent.of(e), OutboxEntry.of(self.topics.activity, e, now))
+                for e in outcome.events
+            ]
             if not await self.store.append(
-                ticket.ticket_id, recorded, entry, self.delivery.due_at()
+                ticket.ticket_id, queued, outcome.change, self.delivery.due_at()
             ):
                 continue
             # What an earlier, unconfirmed action left in the outbox goes first: in order.
-            await self.delivery.publish_pending(ticket, then=[(self.topics.activity, event)])
+            await self.delivery.publish_pending(
+                ticket, then=[(self.topics.activity, e) for e in outcome.events]
+            )
+            change = outcome.change.status
             log.info(
                 "activity recorded",
                 ticket_id=ticket.ticket_id,
-                event_type=event.event_type,
+                event_type=outcome.events[0].event_type,
                 status_from=change.from_status.value if change else None,
                 status_to=change.to_status.value if change else None,
             )
             status = change.to_status if change else ticket.status
-            receipt = ActivityReceipt.of(ticket.ticket_id, recorded, status, action.attachments)
+            receipt = ActivityReceipt.of(ticket.ticket_id, queued[0][0], status, action.attachments)
             return Recorded(receipt, fresh=True)
-        raise ConcurrentUpdateError(f"the status of {action.ticket_id} kept changing; retry")
+        raise ConcurrentUpdateError(f"{action.ticket_id} kept changing under this action; retry")
 
 
 def attachment_hashes(refs: Sequence[AttachmentRef]) -> tuple[str, ...]:

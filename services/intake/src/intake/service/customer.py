@@ -5,19 +5,29 @@ often (a per-account sliding window, shared by every intake replica)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from uuid import UUID, uuid4
 
 from intake.domain.activity import after_customer_message
 from intake.domain.attachments import CheckedFile
+from intake.domain.outbox import RecordChange
 from intake.domain.submission import FieldError
 from intake.ports import AttachmentStore, RateLimiter, TicketRecord
-from intake.service.activity import Action, Recorded, TicketActivity
+from intake.service.activity import Action, Outcome, Recorded, TicketActivity, status_plan
 from intake.service.common import best_effort
 from intake.service.errors import InvalidSubmissionError, PublishFailedError, RateLimitedError
 from intake.service.receipts import ActivityReceipt
-from shared.contracts.events import AttachmentRef, CommentAdded, DocumentsUploaded, StatusTransition
+from intake.service.submission import Submissions
+from shared.contracts.events import (
+    AttachmentRef,
+    CommentAdded,
+    DocumentsUploaded,
+    FollowUpOpened,
+    StatusTransition,
+    derived_event_id,
+)
+from shared.contracts.statuses import Status
 
 
 @dataclass
@@ -25,6 +35,7 @@ class CustomerActions:
     activity: TicketActivity
     attachments: AttachmentStore
     rate_limiter: RateLimiter
+    submissions: Submissions
     rate_limit: int = 60
     rate_window: timedelta = timedelta(minutes=10)
 
@@ -39,6 +50,9 @@ class CustomerActions:
     ) -> ActivityReceipt:
         self.activity.check_message(body, "body")
         text = body.strip()
+        ticket = await self.activity.ticket(ticket_id, owner=account_id)
+        if ticket.status is Status.CLOSED:  # closed is final: the message opens a follow-up
+            return await self._follow_up(ticket, text, correlation_id, idempotency_key)
 
         def make_event(
             ticket: TicketRecord, change: StatusTransition | None, event_id: UUID
@@ -57,8 +71,7 @@ class CustomerActions:
             name="comment",
             actor_id=account_id,
             owner=account_id,
-            decide=after_customer_message,
-            make_event=make_event,
+            plan=status_plan(after_customer_message, make_event),
             content=(text,),
             idempotency_key=idempotency_key,
         )
@@ -100,8 +113,7 @@ class CustomerActions:
                     name="documents",
                     actor_id=account_id,
                     owner=account_id,
-                    decide=after_customer_message,
-                    make_event=make_event,
+                    plan=status_plan(after_customer_message, make_event),
                     content=tuple(sorted(f.sha256 for f in files)),
                     idempotency_key=idempotency_key,
                     attachments=tuple(refs),
@@ -115,6 +127,43 @@ class CustomerActions:
         if not recorded.fresh:  # an earlier attempt stored its own copies of these files
             await self._delete(refs)
         return recorded.receipt
+
+    async def _follow_up(
+        self,
+        closed: TicketRecord,
+        text: str,
+        correlation_id: str,
+        idempotency_key: str | None,
+    ) -> ActivityReceipt:
+        """A new request with the customer's message, linked to the closed one (as Zendesk
+        does); the closed one records the link. A retry with the same key opens none more."""
+        opened = await self.submissions.follow_up(
+            closed, text, correlation_id=correlation_id, idempotency_key=idempotency_key
+        )
+        follow_up_id = opened.receipt.ticket_id
+
+        def plan(ticket: TicketRecord, event_id: UUID) -> Outcome:
+            link = FollowUpOpened(
+                event_id=event_id,
+                ticket_id=ticket.ticket_id,
+                account_id=ticket.account_id,
+                correlation_id=correlation_id,
+                follow_up_id=follow_up_id,
+            )
+            return Outcome((link,), RecordChange())
+
+        # The link's id follows from the follow-up's: recording it again is recording it once.
+        recorded = await self.activity.record_as(
+            Action(
+                ticket_id=closed.ticket_id,
+                name="follow-up",
+                actor_id=closed.account_id,
+                owner=closed.account_id,
+                plan=plan,
+            ),
+            derived_event_id(follow_up_id, "follow-up-of"),
+        )
+        return replace(recorded.receipt, follow_up_id=follow_up_id, replayed=opened.replayed)
 
     async def _limited(self, action: Action) -> Recorded:
         """The action under the account's rate limit; a slot is given back when nothing was

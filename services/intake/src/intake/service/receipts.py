@@ -52,6 +52,7 @@ class ActivityReceipt:
     status_change: StatusTransition | None
     attachments: tuple[AttachmentRef, ...] = ()
     replayed: bool = False
+    follow_up_id: str | None = None  # the request a message on a closed one opened
 
     @classmethod
     def of(
@@ -79,6 +80,7 @@ class ActivityReceipt:
             "status": self.status.value,
             "status_change": change.model_dump(mode="json") if change else None,
             "attachments": [a.model_dump(mode="json") for a in self.attachments],
+            "follow_up_id": self.follow_up_id,
         }
 
     @classmethod
@@ -92,4 +94,5 @@ class ActivityReceipt:
             status_change=StatusTransition.model_validate(change) if change else None,
             attachments=_refs(doc.get("attachments", [])),
             replayed=True,
+            follow_up_id=doc.get("follow_up_id"),
         )

@@ -61,6 +61,7 @@ class Submissions:
         correlation_id: str,
         files: Sequence[CheckedFile] = (),
         idempotency_key: str | None = None,
+        follow_up_of: str | None = None,
     ) -> Submitted:
         errors = check_form(form, self.limits, self.catalog)
         if errors:
@@ -74,7 +75,9 @@ class Submissions:
         )
         content_id = content_record_id(account_id, fingerprint)
         if idempotency_key is None and not self.duplicate_window:
-            receipt = await self._create(new_plan(), form, files, account_id, correlation_id)
+            receipt = await self._create(
+                new_plan(), form, files, account_id, correlation_id, follow_up_of
+            )
             return Submitted(receipt)
         if idempotency_key is None:
             record_id, ttl = content_id, self.duplicate_window
@@ -85,7 +88,9 @@ class Submissions:
             log.info("submission answered from an earlier identical one")
             return Submitted(SubmissionReceipt.from_document(claim.response), replayed=True)
         try:
-            receipt = await self._create(claim.plan, form, files, account_id, correlation_id)
+            receipt = await self._create(
+                claim.plan, form, files, account_id, correlation_id, follow_up_of
+            )
         except PublishFailedError:
             # Recorded, maybe published: the retry must carry out this same plan.
             await best_effort(self.idempotency.abandon(claim), "abandon idempotency claim")
@@ -95,6 +100,33 @@ class Submissions:
             raise
         await self._remember(claim, receipt, ttl, content_id, fingerprint)
         return Submitted(receipt)
+
+    async def follow_up(
+        self,
+        closed: TicketRecord,
+        message: str,
+        *,
+        correlation_id: str,
+        idempotency_key: str | None = None,
+    ) -> Submitted:
+        """A new request for a customer's message on a closed one: its category and subject
+        carry on, the message is its description, and it names the request it follows up."""
+        content = closed.content
+        category = content.category if content else self.catalog.categories[0].id
+        subject = f"Follow-up to {closed.ticket_id}" + (f": {content.subject}" if content else "")
+        form = SubmissionForm(
+            category=category,
+            subject=subject[: self.limits.subject_max],
+            description=f"{message}\n\n(Follow-up to request {closed.ticket_id})",
+            locale=content.locale if content else "en",
+        )
+        return await self.submit(
+            form,
+            account_id=closed.account_id,
+            correlation_id=correlation_id,
+            idempotency_key=idempotency_key,
+            follow_up_of=closed.ticket_id,
+        )
 
     async def _remember(
         self,
@@ -122,6 +154,7 @@ class Submissions:
         files: Sequence[CheckedFile],
         account_id: str,
         correlation_id: str,
+        follow_up_of: str | None,
     ) -> SubmissionReceipt:
         ticket_id = plan["ticket_id"]
         earlier = await self.store.get(ticket_id)
@@ -144,6 +177,7 @@ class Submissions:
                 event_id=UUID(plan["event_id"]),
                 correlation_id=correlation_id,
                 catalog=self.catalog,
+                follow_up_of=follow_up_of,
             )
             receipt = SubmissionReceipt(ticket_id, event.required_documents_missing, tuple(refs))
             entry = OutboxEntry.of(self.topics.submitted, event, self.delivery.now())
