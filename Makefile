@@ -15,7 +15,7 @@ N ?= 20000
 RATE ?= 1000
 BENCH_ARGS ?=
 
-.PHONY: help setup browser model run test lint typecheck unit fmt token evaluate bench crossval replay faults deadletters redrive up down clean
+.PHONY: help setup browser model run test lint typecheck unit fmt token evaluate bench crossval replay faults deadletters redrive watch up down clean
 
 help:
 	@echo "make run      - set up and run the whole system on the embedded stack"
@@ -29,6 +29,7 @@ help:
 	@echo "make redrive TOPIC=tickets.submitted OFFSETS='3:17 dlq:0:5' | ALL=1 - re-drive them"
 	@echo "make crossval - the router's cross-validated accuracy and threshold search"
 	@echo "make replay   - rebuild the My-activities projection from the topics"
+	@echo "make watch TEAM=withdrawals-transfers [JSON=1] - follow a team's topic"
 	@echo "make up / make down - the compose stack (needs Docker)"
 
 .venv/.synced: pyproject.toml uv.lock shared/pyproject.toml services/*/pyproject.toml devstack/pyproject.toml
@@ -73,6 +74,12 @@ redrive: setup
 
 # Ports as for make run (KAFKA_PORT, MONGO_PORT, INTAKE_PORT ...); CLEANUP=1 removes afterwards
 # what the run created (its bench-* accounts, their requests, ledger entries and mails).
+# A support team's topic as it arrives: make watch TEAM=withdrawals-transfers [JSON=1]
+watch: setup
+	@test -n "$(TEAM)" || { echo "usage: make watch TEAM=withdrawals-transfers [JSON=1]"; exit 2; }
+	@$(RUN) python -m shared.kafka.watch --bootstrap-servers 127.0.0.1:$(KAFKA_PORT) \
+	  --team $(TEAM) $(if $(filter 1 yes true,$(JSON)),--json)
+
 bench: setup
 	$(RUN) python -m devstack.bench --requests $(N) --rate $(RATE) $(if $(filter 1 yes true,$(CLEANUP)),--cleanup) $(BENCH_ARGS)
 

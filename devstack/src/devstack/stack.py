@@ -116,6 +116,8 @@ class StackConfig:
                 "SMTP_PORT": str(self.ports.smtp),
                 "PUBLIC_BASE_URL": self.url("history"),
             }
+        if service == "history":
+            env |= {"INTAKE_PUBLIC_URL": self.url("intake")}
         resolved = {prefix + key: value for key, value in env.items()}
         # Anything the operator exported wins over our defaults.
         resolved |= {k: v for k, v in os.environ.items() if k.startswith(prefix)}

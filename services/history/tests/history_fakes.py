@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 
 from history.domain.listing import ListQuery, Order, Page, SortField, sort_key
 from history.domain.projection import RequestView
-from history.domain.stats import Durations, Stats, StatsWindow
+from history.domain.queue import UNASSIGNED, QueueQuery, queue_key, queue_of
+from history.domain.stats import Durations, Stats, StatsWindow, Transfers
 from history.ports import VersionedWrite
 
 
@@ -63,6 +64,24 @@ class FakeRequestRepository:
         more = len(rows) > query.limit
         return Page([v for _, v in page], page[-1][0] if more and page else None)
 
+    async def queue_page(self, query: QueueQuery) -> Page:
+        low, high = query.key_range()
+        rows = []
+        for v in self.views.values():
+            if v.created_at is None or queue_of(v.team, v.status) != query.queue:
+                continue
+            if query.assignee is not None and (v.assignee or UNASSIGNED) != query.assignee:
+                continue
+            if query.statuses is not None and v.status not in query.statuses:
+                continue
+            key = queue_key(v.priority, v.created_at, v.ticket_id)
+            if low <= key < high:
+                rows.append((key, v))
+        rows.sort(key=lambda row: row[0])
+        page = rows[: query.limit]
+        more = len(rows) > query.limit
+        return Page([v for _, v in page], page[-1][0] if more and page else None)
+
     async def stats(self, window: StatsWindow) -> Stats:
         created = [
             v
@@ -81,4 +100,15 @@ class FakeRequestRepository:
             time_to_route=none,
             time_to_first_reply=none,
             backlog=[],
+            transfers=Transfers(
+                count=sum(len(v.transfers) for v in created),
+                requests=sum(1 for v in created if v.transfers),
+                share_of_routed=None,
+                by_route=[],
+                by_original_reason=[],
+                time_lost=none,
+                first_time_right_rate=None,
+                time_to_first_reply_transferred=none,
+                time_to_first_reply_not_transferred=none,
+            ),
         )

@@ -7,10 +7,13 @@ import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
+from urllib.parse import quote
 from uuid import uuid4
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from devstack.stack import EmbeddedStack
 from devstack.testing import bearer
@@ -362,3 +365,76 @@ async def test_request_page_shows_the_timeline(site: Site) -> None:
     assert missing.status_code == 404
     malformed = await site.client.get("/my-activities/session", headers=bearer(ALICE))
     assert malformed.status_code == 404
+
+
+# -- team queues ----------------------------------------------------------------------------
+
+
+async def test_a_team_queue_is_for_agents_of_any_team(site: Site) -> None:
+    path = "/v1/teams/withdrawals-transfers/queue"
+    for headers in (bearer(ALICE), bearer("dash-1", Role.DASHBOARD)):
+        refused = await site.client.get(path, headers=headers)
+        assert refused.status_code == 403
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert SECRET not in refused.text
+    assert (await site.client.get(path)).status_code == 401
+    # Any agent reads any team's queue (a triage agent reads them all): documented design.
+    for agent in ("agent-1", "agent-3", "agent-7"):
+        queue = await site.client.get(path, headers=bearer(agent, Role.AGENT))
+        assert queue.status_code == 200, queue.text
+        assert queue.json()["team"] == "withdrawals-transfers"
+    assert {i["ticket_id"] for i in queue.json()["items"]} >= {site.alice[0], site.bob}
+
+
+async def test_a_queue_refuses_what_it_cannot_answer(site: Site) -> None:
+    as_agent = bearer("agent-1", Role.AGENT)
+    unknown = await site.client.get("/v1/teams/nowhere/queue", headers=as_agent)
+    assert unknown.status_code == 404
+    base = "/v1/teams/cards/queue"
+    for params, field in (
+        ({"status": ["open", "pending"]}, "query.status"),
+        ({"status": "solved"}, "query.status"),
+        ({"assignee": "agent-1", "unassigned": "true"}, "query.unassigned"),
+        ({"cursor": "bm90LWEtY3Vyc29y"}, "query.cursor"),
+        ({"priority": "critical"}, None),
+        ({"limit": "0"}, None),
+        ({"assignee": "../x"}, None),
+    ):
+        bad = await site.client.get(base, params=params, headers=as_agent)
+        assert bad.status_code == 422, (params, bad.text)
+        assert bad.headers["content-type"] == "application/problem+json"
+        if field:
+            assert bad.json()["invalid-params"][0]["name"] == field
+
+
+@given(
+    team=st.sampled_from(["cards", "withdrawals-transfers", "x"]) | st.text(max_size=80),
+    params=st.dictionaries(
+        st.sampled_from(["status", "priority", "assignee", "unassigned", "limit", "cursor", "z"]),
+        st.text(max_size=120) | st.sampled_from(["open", "pending", "urgent", "true", "5"]),
+        max_size=6,
+    ),
+)
+@settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+def test_no_queue_request_gets_a_5xx(history_url: str, team: str, params: dict[str, str]) -> None:
+    with httpx.Client(base_url=history_url, timeout=20) as client:
+        response = client.get(
+            f"/v1/teams/{quote(team, safe='')}/queue",
+            params=params,
+            headers=bearer("agent-1", Role.AGENT),
+        )
+    assert response.status_code < 500, response.text
+    if response.status_code >= 400:
+        assert response.headers["content-type"] == "application/problem+json"
+
+
+@pytest.fixture(scope="module")
+def history_url(services: EmbeddedStack) -> str:
+    """The history service as a real process (the session's), for the fuzz's plain client."""
+    return services.config.url("history")

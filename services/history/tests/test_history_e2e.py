@@ -25,6 +25,7 @@ from devstack.testing import bearer
 from devstack.webdriver import Browser, browser_paths
 from history.settings import HistorySettings
 from shared.contracts.events import AgentReplied, Envelope, StatusChanged, StatusTransition, utcnow
+from shared.contracts.identity import Role
 from shared.contracts.statuses import Status
 from shared.contracts.topics import Topics
 from shared.kafka.publishing import event_headers
@@ -34,6 +35,7 @@ from shared.waiting import wait_until
 pytestmark = pytest.mark.e2e
 
 ACCOUNT = "acc-1001"  # Alice: a verified address, so the notifier's e-mails show up too
+AGENT = "agent-1"
 DEADLINE = 20.0
 # Saved on every run (git-ignored); docs/images/ holds the copies the README shows.
 SCREENSHOTS = Path(__file__).resolve().parents[3] / ".data" / "screenshots"
@@ -44,7 +46,8 @@ class Flow:
     ticket_id: str
     subject: str
     public_statuses: list[str]  # what the list showed after each step
-    detail: dict[str, Any]
+    detail: dict[str, Any]  # an agent's view
+    customer_detail: dict[str, Any]  # the owner's
 
 
 async def publish(bootstrap: str, topic: str, *events: Envelope) -> None:
@@ -70,9 +73,10 @@ async def listed_item(history: httpx.AsyncClient, ticket_id: str) -> dict[str, A
 
 
 async def detail_once(
-    history: httpx.AsyncClient, ticket_id: str, done: Any
+    history: httpx.AsyncClient, ticket_id: str, done: Any, *, role: Role = Role.AGENT
 ) -> dict[str, Any] | None:
-    response = await history.get(f"/v1/tickets/{ticket_id}", headers=bearer(ACCOUNT))
+    reader = AGENT if role is Role.AGENT else ACCOUNT
+    response = await history.get(f"/v1/tickets/{ticket_id}", headers=bearer(reader, role))
     if response.status_code != 200:
         return None
     detail: dict[str, Any] = response.json()
@@ -104,7 +108,8 @@ async def flow(services: EmbeddedStack) -> Flow:
 
         async def routed() -> dict[str, Any] | None:
             item = await listed_item(history, ticket_id)
-            return item if item and item["team"] else None
+            agents = await detail_once(history, ticket_id, lambda d: d["team"])
+            return item if item and agents else None
 
         item = await wait_until(routed, timeout=DEADLINE, what="the routed request listed")
         statuses.append(item["public_status"])
@@ -123,7 +128,7 @@ async def flow(services: EmbeddedStack) -> Flow:
 
         async def pending() -> dict[str, Any] | None:
             item = await listed_item(history, ticket_id)
-            return item if item and item["status"] == "pending" else None
+            return item if item and item["public_status"] == "Awaiting your reply" else None
 
         statuses.append(
             (await wait_until(pending, timeout=DEADLINE, what="pending"))["public_status"]
@@ -154,7 +159,9 @@ async def flow(services: EmbeddedStack) -> Flow:
         solved = await listed_item(history, ticket_id)
         assert solved is not None
         statuses.append(solved["public_status"])
-    return Flow(ticket_id, subject, statuses, detail)
+        customers = await detail_once(history, ticket_id, bool, role=Role.CUSTOMER)
+        assert customers is not None
+    return Flow(ticket_id, subject, statuses, detail, customers)
 
 
 async def test_the_list_and_the_timeline_show_each_step(flow: Flow) -> None:
@@ -173,6 +180,12 @@ async def test_the_list_and_the_timeline_show_each_step(flow: Flow) -> None:
     assert detail["timeline"][kinds.index("status_changed")]["summary"] == "Status: Solved"
     times = [datetime.fromisoformat(e["at"]) for e in detail["timeline"]]
     assert times == sorted(times)
+    # The customer reads the same request without any of the team's business.
+    theirs = flow.customer_detail
+    assert theirs["audience"] == "customer"
+    assert [e["kind"] for e in theirs["timeline"]] == ["submitted", "reply", "status_changed"]
+    assert not {"team", "priority", "decision", "assignee", "transfers"} & set(theirs)
+    assert "withdrawals" not in str(theirs["timeline"]).lower()  # no team name, anywhere
 
 
 @pytest.fixture(scope="module")
@@ -208,18 +221,24 @@ async def test_the_page_in_a_browser(
         # the GET form: search and status filter, then the request's page
         await browser.type("#q", flow.subject.split()[-1].upper())
         await browser.click("form[role='search'] button")
-        await browser.find("caption")
-        assert await browser.text_of("caption") == "Your requests matching the filter"
+
+        async def filtered() -> bool:  # the new page, not the one the click left
+            return await browser.text_of("caption") == "Your requests matching the filter"
+
+        await wait_until(filtered, timeout=10, what="the filtered list")
         assert len(await browser.find_all("tbody tr")) == 1
         await browser.screenshot(SCREENSHOTS / "my-activities.png")
 
         await browser.click(f"a[href='/my-activities/{flow.ticket_id}']")
         assert await browser.text_of("h1") == f"Request {flow.ticket_id}"
         timeline = await browser.text_of("ol.timeline")
-        for step in ("Request submitted", "team", "Support replied", "Status: Solved"):
+        for step in ("Request submitted", "Support replied", "Status: Solved"):
             assert step in timeline
-        assert "E-mail sent: acknowledgement" in timeline
         assert "We found your withdrawal" in timeline
+        # The team's business stays with the team: no team, no routing, no e-mail records.
+        for internal in ("team", "E-mail sent", "withdrawals-transfers"):
+            assert internal not in timeline
+        assert "pending for two days" in await browser.text_of(".description")
         await browser.screenshot(SCREENSHOTS / "my-activities-request.png", full_page=True)
 
 

@@ -172,7 +172,7 @@ def test_in_order_story() -> None:
     ]
     rerouted = view.timeline[1]
     assert "moved from the trading-exchange team" in rerouted.summary.lower()
-    assert "what your request says" in rerouted.summary  # why: the model read the text
+    assert "what the request says" in rerouted.summary  # why: the model read the text
     assert rerouted.details["reason"] == "model"
 
 

@@ -16,15 +16,21 @@ from pymongo import AsyncMongoClient
 from devstack.stack import EmbeddedStack
 from history.adapters.mongo import MongoRequestRepository
 from history.domain.listing import ListQuery, Order, SortField
+from history.domain.queue import UNASSIGNED, QueueQuery
 from history.domain.stats import StatsWindow
-from history.service import HistoryService
+from history.service import HistoryService, QueueFilter
 from shared.contracts.events import (
     AgentReplied,
     Envelope,
+    Priority,
+    RequestContent,
+    RoutingDecision,
     StatusChanged,
     StatusTransition,
     TicketRouted,
     TicketSubmitted,
+    TicketTransferred,
+    Transfer,
     new_ticket_id,
 )
 from shared.contracts.statuses import Status
@@ -316,3 +322,108 @@ async def test_stats_aggregate_the_window_without_request_text(
         None,
         None,
     )
+
+
+def transferred(first: list[Envelope], to_team: str, after: timedelta) -> TicketTransferred:
+    """The transfer of a routed request (first = its events), `after` the routing."""
+    routed = next(e for e in first if isinstance(e, TicketRouted))
+    submitted = next(e for e in first if isinstance(e, TicketSubmitted))
+    return TicketTransferred(
+        ticket_id=routed.ticket_id,
+        account_id=routed.account_id,
+        correlation_id="c",
+        occurred_at=routed.occurred_at + after,
+        transfer=Transfer(
+            from_team=routed.team, to_team=to_team, reason="misrouted", agent_id="agent-1"
+        ),
+        request=RequestContent(
+            category="c",
+            subject=submitted.subject,
+            description=submitted.description,
+            submitted_at=submitted.occurred_at,
+        ),
+        decision=RoutingDecision.model_validate(
+            routed.model_dump(include=set(RoutingDecision.model_fields))
+        ),
+        status=Status.OPEN,
+        routed_at=routed.occurred_at,
+    )
+
+
+async def test_a_queue_is_urgent_first_then_oldest_and_follows_transfers(
+    repository: MongoRequestRepository,
+) -> None:
+    service = HistoryService(repository, teams=("cards", "security"))
+    minute = timedelta(minutes=1)
+    old, new, moved_in = (
+        request("acc-1", timedelta(0), route_after=minute, team="cards"),
+        request("acc-2", timedelta(hours=1), route_after=minute, team="cards"),
+        request("acc-3", timedelta(hours=2), route_after=minute, team="security"),
+    )
+    urgent = request("acc-4", timedelta(hours=3), route_after=minute, team="cards")
+    urgent[1] = urgent[1].model_copy(update={"priority": Priority.URGENT})
+    solved = request(
+        "acc-5", timedelta(hours=4), route_after=minute, team="cards", status=Status.SOLVED
+    )
+    waiting = request(
+        "acc-6", timedelta(hours=5), route_after=minute, team="cards", status=Status.PENDING
+    )
+    await apply(repository, [*old, *new, *moved_in, *urgent, *solved, *waiting])
+    await apply(repository, [transferred(moved_in, "cards", timedelta(hours=1))])
+
+    page = await service.team_queue("cards", QueueFilter(limit=3))
+    ids = [v.ticket_id for v in page.items]
+    assert ids == [urgent[0].ticket_id, old[0].ticket_id, new[0].ticket_id]
+    rest = await service.team_queue("cards", QueueFilter(limit=3, cursor=page.next_cursor))
+    assert [v.ticket_id for v in rest.items] == [moved_in[0].ticket_id]
+    assert rest.next_cursor is None
+    pending = await service.team_queue("cards", QueueFilter(statuses=[Status.PENDING]))
+    assert [v.ticket_id for v in pending.items] == [waiting[0].ticket_id]
+    security = await service.team_queue("security", QueueFilter())
+    assert security.items == []  # it left the team
+
+    for query in (
+        QueueQuery("cards"),
+        QueueQuery("cards", after="1|2026-11-01T09:00:00.000Z|AAAA-BBBB-CCCC"),
+        QueueQuery("cards", assignee=UNASSIGNED),
+        QueueQuery("cards", priority=Priority.URGENT),
+    ):
+        explained = await repository.explain_queue(query)
+        stages = plan_stages(explained["queryPlanner"]["winningPlan"])
+        names = [s["stage"] for s in stages]
+        assert "COLLSCAN" not in names, names
+        [scan] = [s for s in stages if s["stage"] == "IXSCAN"]
+        assert scan["indexName"] in ("queue", "queue_assignee")
+
+
+async def test_stats_count_transfers_and_the_time_misroutes_cost(
+    repository: MongoRequestRepository,
+) -> None:
+    minute = timedelta(minutes=1)
+    direct = request(
+        "acc-1",
+        timedelta(0),
+        route_after=minute,
+        team="cards",
+        reply_after=2 * minute,
+        status=Status.SOLVED,
+    )
+    misrouted = request(
+        "acc-2",
+        timedelta(0),
+        route_after=minute,
+        team="security",
+        reply_after=90 * minute,
+        status=Status.SOLVED,
+    )
+    await apply(repository, [*direct, *misrouted])
+    await apply(repository, [transferred(misrouted, "cards", timedelta(hours=1))])
+    stats = await repository.stats(StatsWindow.of(T0 - timedelta(days=1), T0 + timedelta(days=3)))
+    moved = stats.transfers
+    assert (moved.count, moved.requests, moved.share_of_routed) == (1, 1, 0.5)
+    assert [(r.from_team, r.to_team, r.count) for r in moved.by_route] == [("security", "cards", 1)]
+    assert [(r.reason, r.count) for r in moved.by_original_reason] == [("model", 1)]
+    assert moved.time_lost.median_seconds == 3600
+    assert moved.first_time_right_rate == 0.5
+    assert moved.time_to_first_reply_transferred.count == 1
+    assert moved.time_to_first_reply_not_transferred.count == 1

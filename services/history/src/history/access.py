@@ -12,6 +12,7 @@ from shared.contracts.identity import Principal, Role
 LIST_ROLES = (Role.CUSTOMER,)
 DETAIL_ROLES = (Role.CUSTOMER, Role.AGENT)
 STATS_ROLES = (Role.DASHBOARD,)
+QUEUE_ROLES = (Role.AGENT,)
 
 
 def may_read(principal: Principal, view: RequestView) -> bool:

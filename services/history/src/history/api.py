@@ -1,25 +1,34 @@
-"""JSON API: My activities (customers), request detail (owner or agent), stats (dashboards)."""
+"""JSON API: My activities (customers), a request (its owner's view or the agents'), team
+queues (agents), stats (dashboards). The answer models, one per audience, are in schemas.py."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, Path, Query, Request
 
-from history.access import DETAIL_ROLES, LIST_ROLES, STATS_ROLES
+from history.access import DETAIL_ROLES, LIST_ROLES, QUEUE_ROLES, STATS_ROLES
 from history.domain.listing import MAX_SEARCH_LENGTH, Order, SortField
-from history.domain.projection import RequestView, TimelineEntry
 from history.domain.stats import Stats
+from history.schemas import (
+    ActivityItem,
+    ActivityList,
+    AgentRequest,
+    CustomerRequest,
+    QueueItem,
+    QueuePage,
+)
 from history.service import (
     ActivityFilter,
     HistoryService,
     InvalidQueryError,
+    QueueFilter,
     RequestNotFoundError,
+    UnknownTeamError,
 )
-from shared.contracts.events import TicketId
-from shared.contracts.identity import Principal
+from shared.contracts.events import Priority, TicketId, utcnow
+from shared.contracts.identity import Principal, Role
 from shared.contracts.statuses import Status
 from shared.http.auth import require_roles
 from shared.http.problems import InvalidParam, ProblemError, problem_responses
@@ -29,6 +38,7 @@ router = APIRouter(prefix="/v1")
 Customer = Annotated[Principal, Depends(require_roles(*LIST_ROLES))]
 OwnerOrAgent = Annotated[Principal, Depends(require_roles(*DETAIL_ROLES))]
 Dashboard = Annotated[Principal, Depends(require_roles(*STATS_ROLES))]
+Agent = Annotated[Principal, Depends(require_roles(*QUEUE_ROLES))]
 
 
 def get_service(request: Request) -> HistoryService:
@@ -37,47 +47,6 @@ def get_service(request: Request) -> HistoryService:
 
 
 Service = Annotated[HistoryService, Depends(get_service)]
-
-
-class ActivityItem(BaseModel):
-    ticket_id: str
-    subject: str | None
-    category: str | None
-    team: str | None
-    status: Status
-    public_status: str
-    priority: str
-    created_at: datetime | None
-    updated_at: datetime
-
-    @classmethod
-    def of(cls, view: RequestView) -> ActivityItem:
-        return cls(
-            ticket_id=view.ticket_id,
-            subject=view.subject,
-            category=view.category,
-            team=view.team,
-            status=view.status,
-            public_status=view.public_status,
-            priority=view.priority.value,
-            created_at=view.created_at,
-            updated_at=view.updated_at,
-        )
-
-
-class ActivityList(BaseModel):
-    items: list[ActivityItem]
-    next_cursor: str | None = Field(
-        description="Pass as `cursor` (with the same sort and order) for the next page; "
-        "null on the last page"
-    )
-
-
-class RequestDetail(ActivityItem):
-    first_reply_at: datetime | None
-    rerouted_from: str | None
-    required_documents_missing: bool
-    timeline: list[TimelineEntry]
 
 
 def _bad_param(exc: InvalidQueryError) -> ProblemError:
@@ -137,23 +106,71 @@ async def my_activities(
 
 @router.get(
     "/tickets/{ticket_id}",
-    tags=["my activities"],
-    summary="One request with its timeline (its owner or an agent)",
+    tags=["my activities", "agents"],
+    summary="One request: its owner's view, or the whole of it for an agent",
+    description=(
+        "Its owner reads the public conversation (`audience: customer`): their own words and"
+        " documents, the public replies and statuses, never a team, priority, routing decision,"
+        " note, assignee or e-mail record. An agent reads everything (`audience: agent`)."
+        " Anyone else gets 404."
+    ),
     responses=problem_responses(401, 403, 404, 422),
 )
 async def request_detail(
-    ticket_id: TicketId, principal: OwnerOrAgent, service: Service
-) -> RequestDetail:
+    ticket_id: TicketId, principal: OwnerOrAgent, service: Service, request: Request
+) -> AgentRequest | CustomerRequest:
     try:
         view = await service.request_for(principal, ticket_id)
     except RequestNotFoundError as exc:
         raise ProblemError(404, "Not found", f"no request {ticket_id} for this account") from exc
-    return RequestDetail(
-        **ActivityItem.of(view).model_dump(),
-        first_reply_at=view.first_reply_at,
-        rerouted_from=view.rerouted_from,
-        required_documents_missing=view.required_documents_missing,
-        timeline=list(view.timeline),
+    intake_url = request.app.state.settings.intake_public_url
+    if principal.role is Role.AGENT:
+        return AgentRequest.of_view(view, intake_url)
+    return CustomerRequest.of_view(view, intake_url)
+
+
+@router.get(
+    "/teams/{team}/queue",
+    tags=["agents"],
+    summary="A team's queue: what needs work, urgent first, then oldest first (agents)",
+    description=(
+        "By default the new, open and on-hold requests; `status=pending` lists those waiting on"
+        " the customer (apart: they are not the team's move). Filters combine: `priority`,"
+        " `assignee` (an agent's own) or `unassigned=true`. Pages follow `next_cursor`. Any"
+        " agent may read any team's queue (a triage agent reads them all)."
+    ),
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def team_queue(
+    team: Annotated[str, Path(max_length=64)],
+    _: Agent,
+    service: Service,
+    status: Annotated[list[Status] | None, Query(description="Repeat for several")] = None,
+    priority: Priority | None = None,
+    assignee: Annotated[
+        str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+    ] = None,
+    unassigned: bool = False,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=300)] = None,
+) -> QueuePage:
+    wanted = QueueFilter(
+        statuses=status or (),
+        priority=priority,
+        assignee=assignee,
+        unassigned=unassigned,
+        limit=limit,
+        cursor=cursor,
+    )
+    try:
+        page = await service.team_queue(team, wanted)
+    except UnknownTeamError as exc:
+        raise ProblemError(404, "Not found", f"no team {team!r}") from exc
+    except InvalidQueryError as exc:
+        raise _bad_param(exc) from exc
+    now = utcnow()
+    return QueuePage(
+        team=team, items=[QueueItem.of(v, now) for v in page.items], next_cursor=page.next_cursor
     )
 
 

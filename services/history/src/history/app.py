@@ -9,6 +9,7 @@ from history.api import router as api_router
 from history.service import HistoryService
 from history.settings import HistorySettings
 from history.web import router as page_router
+from shared.contracts.catalog import load_catalog
 from shared.contracts.events import AnyEvent, any_event_adapter
 from shared.http.app import ServiceApp, build_app, kafka_is_ready, service_lifespan
 from shared.kafka.broker import batch_subscriber, create_broker
@@ -28,7 +29,7 @@ def build(settings: HistorySettings) -> ServiceApp:
     topics = settings.topics
     mongo = create_mongo_client(settings, SERVICE)
     repository = MongoRequestRepository(mongo[settings.database][settings.collection])
-    service = HistoryService(repository)
+    service = HistoryService(repository, teams=load_catalog(settings.catalog_path).teams)
     metrics = ServiceMetrics(SERVICE)
     broker = create_broker(
         settings, SERVICE, description="Builds the My-activities projection", metrics=metrics

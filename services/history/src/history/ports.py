@@ -8,6 +8,7 @@ from typing import Protocol
 
 from history.domain.listing import ListQuery, Page
 from history.domain.projection import RequestView
+from history.domain.queue import QueueQuery
 from history.domain.stats import Stats, StatsWindow
 
 
@@ -30,5 +31,8 @@ class RequestRepository(Protocol):
     async def get(self, ticket_id: str) -> RequestView | None: ...
 
     async def list_page(self, query: ListQuery) -> Page: ...
+
+    async def queue_page(self, query: QueueQuery) -> Page:
+        """One page of a team's queue; `Page.last_key` is a queue key."""
 
     async def stats(self, window: StatsWindow) -> Stats: ...

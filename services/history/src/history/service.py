@@ -9,7 +9,7 @@ between is folded again from a fresh read; the others are done.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from history.access import may_read
@@ -25,9 +25,17 @@ from history.domain.listing import (
     statuses_for,
 )
 from history.domain.projection import RequestView, fold
+from history.domain.queue import (
+    UNASSIGNED,
+    InvalidQueueQueryError,
+    QueueQuery,
+    choose_bucket,
+)
+from history.domain.queue import decode_cursor as decode_queue_cursor
+from history.domain.queue import encode_cursor as encode_queue_cursor
 from history.domain.stats import InvalidWindowError, Stats, StatsWindow
 from history.ports import RequestRepository, VersionedWrite
-from shared.contracts.events import Envelope
+from shared.contracts.events import Envelope, Priority
 from shared.contracts.identity import Principal
 from shared.contracts.statuses import Status
 
@@ -69,6 +77,22 @@ class ActivityPage:
     next_cursor: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class QueueFilter:
+    """What an agent asks of a team's queue (default: what needs the team's work)."""
+
+    statuses: Sequence[Status] = ()
+    priority: Priority | None = None
+    assignee: str | None = None
+    unassigned: bool = False
+    limit: int = 50
+    cursor: str | None = None
+
+
+class UnknownTeamError(LookupError):
+    pass
+
+
 @dataclass
 class HistoryService:
     repository: RequestRepository
@@ -77,6 +101,7 @@ class HistoryService:
     # it conflicts and is redone on a fresh read.
     version_floor: int = 0
     max_conflict_rounds: int = field(default=MAX_CONFLICT_ROUNDS)
+    teams: tuple[str, ...] = ()  # the catalog's: a queue of any other reads as unknown
 
     # -- the projection ----------------------------------------------------------------------
 
@@ -143,6 +168,30 @@ class HistoryService:
         next_cursor = (
             encode_cursor(wanted.sort, wanted.order, page.last_key) if page.last_key else None
         )
+        return ActivityPage(items=page.items, next_cursor=next_cursor)
+
+    async def team_queue(self, team: str, wanted: QueueFilter) -> ActivityPage:
+        """One page of a team's queue: urgent first, then oldest first."""
+        if team not in self.teams:
+            raise UnknownTeamError(team)
+        if wanted.assignee is not None and wanted.unassigned:
+            raise InvalidQueryError("query.unassigned", "ask for an assignee or unassigned")
+        try:
+            bucket, statuses = choose_bucket(frozenset(wanted.statuses))
+            query = QueueQuery(
+                team=team,
+                bucket=bucket,
+                statuses=statuses,
+                priority=wanted.priority,
+                assignee=UNASSIGNED if wanted.unassigned else wanted.assignee,
+                limit=wanted.limit,
+            )
+            if wanted.cursor:
+                query = replace(query, after=decode_queue_cursor(wanted.cursor, query))
+        except InvalidQueueQueryError as exc:
+            raise InvalidQueryError(exc.field, str(exc)) from exc
+        page = await self.repository.queue_page(query)
+        next_cursor = encode_queue_cursor(query, page.last_key) if page.last_key else None
         return ActivityPage(items=page.items, next_cursor=next_cursor)
 
     async def request_for(self, principal: Principal, ticket_id: str) -> RequestView:

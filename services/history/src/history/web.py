@@ -286,8 +286,14 @@ async def request_page(
         return _problem_page(
             request, who, 404, "Request not found", f"There is no request {ticket_id} for you."
         )
+    owner = principal.role in LIST_ROLES
+    # The owner reads the public conversation; an agent the whole timeline.
+    timeline = view.public_timeline if owner else view.timeline
     return render(
-        request, "request.html", {"view": view, "owner": principal.role in LIST_ROLES}, who=who
+        request,
+        "request.html",
+        {"view": view, "owner": owner, "timeline": timeline},
+        who=who,
     )
 
 

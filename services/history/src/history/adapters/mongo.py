@@ -19,16 +19,21 @@ from pymongo.errors import BulkWriteError
 
 from history.domain.listing import ListQuery, Order, Page, SortField, sort_key
 from history.domain.projection import RequestView
+from history.domain.queue import UNASSIGNED, QueueQuery, queue_key, queue_of
 from history.domain.stats import (
     BACKLOG_STATUSES,
     UNROUTED,
     Durations,
+    ReasonCount,
     Stats,
     StatsWindow,
     TeamBacklog,
+    TeamRoute,
     TeamStatusCount,
+    Transfers,
     millis_to_seconds,
     reroute_rate,
+    share,
 )
 from history.ports import VersionedWrite
 from shared.mongo import Document
@@ -46,6 +51,8 @@ INDEXES: dict[str, list[tuple[str, int]]] = {
     "account_updated": [("account_id", ASCENDING), ("updated_key", ASCENDING)],
     "created_at": [("created_at", ASCENDING)],  # the stats window
     "status_team": [("status", ASCENDING), ("team", ASCENDING)],  # the backlog
+    "queue": [("queue", ASCENDING), ("queue_key", ASCENDING)],  # a team's queue
+    "queue_assignee": [("queue_assignee", ASCENDING), ("queue_key", ASCENDING)],  # an agent's
 }
 # What a list item needs: never the timeline or the dedup set.
 LIST_PROJECTION = {"timeline": 0, "applied_event_ids": 0}
@@ -65,6 +72,13 @@ def to_document(view: RequestView) -> Document:
     listed = created is not None
     document["created_key"] = sort_key(created, view.ticket_id) if created else None
     document["updated_key"] = sort_key(view.updated_at, view.ticket_id) if listed else None
+    queue = queue_of(view.team, view.status) if listed else None
+    document["queue"] = queue
+    document["queue_assignee"] = f"{queue}|{view.assignee or UNASSIGNED}" if queue else None
+    document["queue_key"] = queue_key(view.priority, created, view.ticket_id) if created else None
+    # What the dashboards aggregate without reading the transfers one by one.
+    document["transfer_count"] = len(view.transfers)
+    document["first_transferred_at"] = view.first_transferred_at
     return document
 
 
@@ -147,6 +161,40 @@ class MongoRequestRepository:
         last_key = documents[-1][key_field] if more and documents else None
         return Page([from_document(d) for d in documents], last_key)
 
+    def queue_filter(self, query: QueueQuery) -> Document:
+        low, high = query.key_range()
+        key_range = {"$gte": low, "$lt": high}
+        if query.assignee is not None:
+            filter_: Document = {"queue_assignee": f"{query.queue}|{query.assignee}"}
+        else:
+            filter_ = {"queue": query.queue}
+        filter_["queue_key"] = key_range
+        if query.statuses is not None:  # within the bucket: a residual filter on few documents
+            filter_["status"] = {"$in": sorted(s.value for s in query.statuses)}
+        return filter_
+
+    async def queue_page(self, query: QueueQuery) -> Page:
+        cursor = (
+            self._requests.find(self.queue_filter(query), LIST_PROJECTION)
+            .sort([("queue_key", ASCENDING)])
+            .limit(query.limit + 1)
+        )
+        documents = [d async for d in cursor]
+        more = len(documents) > query.limit
+        documents = documents[: query.limit]
+        last_key = documents[-1]["queue_key"] if more and documents else None
+        return Page([from_document(d) for d in documents], last_key)
+
+    async def explain_queue(self, query: QueueQuery) -> Document:
+        """The server's plan for one queue page (a test asserts that it uses an index)."""
+        cursor = (
+            self._requests.find(self.queue_filter(query), LIST_PROJECTION)
+            .sort([("queue_key", ASCENDING)])
+            .limit(query.limit + 1)
+        )
+        plan: Document = await cursor.explain()
+        return plan
+
     async def explain_list(self, query: ListQuery) -> Document:
         """The server's query plan for one list page (tests assert that it uses an index)."""
         filter_, sort = self.list_filter(query)
@@ -168,6 +216,11 @@ class MongoRequestRepository:
                     "rerouted": {"$cond": [{"$ifNull": ["$rerouted_from", False]}, 1, 0]},
                     "route_ms": _elapsed_ms("$routed_at"),
                     "reply_ms": _elapsed_ms("$first_reply_at"),
+                    "moved": {"$cond": [{"$gt": ["$transfer_count", 0]}, 1, 0]},
+                    "moves": "$transfer_count",
+                    "transfers": 1,
+                    "resolved": {"$cond": [{"$in": ["$status", ["solved", "closed"]]}, 1, 0]},
+                    "lost_ms": _elapsed_ms("$first_transferred_at", since="$routed_at"),
                 }
             },
             {
@@ -182,11 +235,36 @@ class MongoRequestRepository:
                                 "requests": _COUNT,
                                 "routed": {"$sum": "$routed"},
                                 "rerouted": {"$sum": "$rerouted"},
+                                "moved": {"$sum": "$moved"},
+                                "moves": {"$sum": "$moves"},
+                                "resolved": {"$sum": "$resolved"},
+                                "resolved_moved": {"$sum": {"$multiply": ["$resolved", "$moved"]}},
                             }
                         }
                     ],
                     "route": _percentiles("$route_ms"),
                     "reply": _percentiles("$reply_ms"),
+                    "lost": _percentiles("$lost_ms"),
+                    "reply_moved": [{"$match": {"moved": 1}}, *_percentiles("$reply_ms")],
+                    "reply_direct": [{"$match": {"moved": 0}}, *_percentiles("$reply_ms")],
+                    "by_route": [
+                        {"$match": {"moved": 1}},
+                        {"$unwind": "$transfers"},
+                        {
+                            "$group": {
+                                "_id": {
+                                    "from": "$transfers.from_team",
+                                    "to": "$transfers.to_team",
+                                },
+                                "n": _COUNT,
+                            }
+                        },
+                    ],
+                    "by_reason": [
+                        {"$match": {"moved": 1}},
+                        {"$unwind": "$transfers"},
+                        {"$group": {"_id": "$transfers.original_reason", "n": _COUNT}},
+                    ],
                 }
             },
         ]
@@ -219,16 +297,42 @@ class MongoRequestRepository:
                 (TeamBacklog(team=g["_id"], count=g["n"]) for g in backlog),
                 key=lambda b: b.team,
             ),
+            transfers=_transfers(facet, totals, routed),
         )
 
 
 _COUNT: Document = {"$sum": 1}
 
 
-def _elapsed_ms(field: str) -> Document:
-    """Milliseconds from creation to `field`, or null when either is missing."""
-    both = {"$and": [{"$ifNull": [field, False]}, {"$ifNull": ["$created_at", False]}]}
-    return {"$cond": [both, {"$subtract": [field, "$created_at"]}, None]}
+def _elapsed_ms(field: str, since: str = "$created_at") -> Document:
+    """Milliseconds from `since` (creation) to `field`, or null when either is missing."""
+    both = {"$and": [{"$ifNull": [field, False]}, {"$ifNull": [since, False]}]}
+    return {"$cond": [both, {"$subtract": [field, since]}, None]}
+
+
+def _transfers(facet: Document, totals: Document, routed: int) -> Transfers:
+    moved, resolved = int(totals.get("moved", 0)), int(totals.get("resolved", 0))
+    resolved_direct = resolved - int(totals.get("resolved_moved", 0))
+    return Transfers(
+        count=int(totals.get("moves", 0) or 0),
+        requests=moved,
+        share_of_routed=share(moved, routed),
+        by_route=sorted(
+            (
+                TeamRoute(from_team=g["_id"]["from"], to_team=g["_id"]["to"], count=g["n"])
+                for g in facet.get("by_route", [])
+            ),
+            key=lambda r: (-r.count, r.from_team, r.to_team),
+        ),
+        by_original_reason=sorted(
+            (ReasonCount(reason=g["_id"] or "?", count=g["n"]) for g in facet.get("by_reason", [])),
+            key=lambda r: (-r.count, r.reason),
+        ),
+        time_lost=_durations(facet.get("lost")),
+        first_time_right_rate=share(resolved_direct, resolved),
+        time_to_first_reply_transferred=_durations(facet.get("reply_moved")),
+        time_to_first_reply_not_transferred=_durations(facet.get("reply_direct")),
+    )
 
 
 def _percentiles(field: str) -> list[Document]:

@@ -16,53 +16,79 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import Field
 
+from history.domain.timeline import TimelineEntry, entry_for
 from shared.contracts.events import (
     AgentReplied,
+    AssigneeChanged,
+    AttachmentRef,
     CommentAdded,
     DocumentsUploaded,
     Envelope,
+    FollowUpOpened,
     InformationRequested,
     Model,
-    NotificationFailed,
-    NotificationSent,
     Priority,
+    RoutingDecision,
     StatusChanged,
     StatusTransition,
     TicketRouted,
     TicketSubmitted,
+    TicketTransferred,
     UtcDatetime,
 )
 from shared.contracts.statuses import Status, public_name
 
-Actor = Literal["customer", "agent", "system"]
 
-# Why a request went where it went, in words a customer understands (TicketRouted.reason).
-ROUTING_REASONS: dict[str, str] = {
-    "customer_category": "the category you chose",
-    "model": "what your request says",
-    "triage": "a person will choose the right team",
-}
+class AttachedFile(AttachmentRef):
+    """A file of the request, with when and by which event it came."""
+
+    at: UtcDatetime
+    event_id: str
+    position: int = 0
 
 
-class TimelineEntry(Model):
+def _with_files(
+    view: RequestView, refs: tuple[AttachmentRef, ...], at: datetime, event_id: str
+) -> dict[str, Any]:
+    """Files kept in the order they came (time, event, position): any arrival order, one view."""
+    added = [
+        AttachedFile(**ref.model_dump(), at=at, event_id=event_id, position=n)
+        for n, ref in enumerate(refs)
+    ]
+    files = sorted((*view.attachments, *added), key=lambda f: (f.at, f.event_id, f.position))
+    return {"attachments": tuple(files)}
+
+
+class TransferRecord(Model):
+    """An agent moved the request: from where, to where, why, and what it had been decided on."""
+
     event_id: str
     at: UtcDatetime
-    kind: str
-    actor: Actor
-    summary: str
-    details: dict[str, Any] = Field(default_factory=dict)
+    from_team: str
+    to_team: str
+    reason: str
+    agent_id: str
+    original_reason: str = Field(description="The reason of the decision it was moved from")
+    routed_at: UtcDatetime | None = None
 
 
 class RequestView(Model):
     ticket_id: str
     account_id: str
     subject: str | None = None
+    description: str | None = None
     category: str | None = None
-    team: str | None = None
+    locale: str = "en"
+    attachments: tuple[AttachedFile, ...] = Field(
+        default=(), description="Submitted with the request and uploaded since, in order"
+    )
+    follow_up_of: str | None = None
+    follow_ups: tuple[str, ...] = ()
+    team: str | None = Field(default=None, description="Where it is: the latest placement")
     priority: Priority = Priority.NORMAL
     status: Status = Status.NEW
     # The latest explicit status change; without one a request is new, or open once routed.
@@ -76,6 +102,18 @@ class RequestView(Model):
         default=None, description="Latest routing decision: team and priority come from it"
     )
     decision_event_id: str | None = None
+    decision: RoutingDecision | None = Field(
+        default=None, description="The latest routing decision, whole (agents read its why)"
+    )
+    placed_at: UtcDatetime | None = Field(
+        default=None, description="The latest routing decision or transfer: `team` is its team"
+    )
+    placed_event_id: str | None = None
+    transfers: tuple[TransferRecord, ...] = ()
+    assignee: str | None = None
+    assignee_at: UtcDatetime | None = None
+    assignee_event_id: str | None = None
+    last_customer_activity_at: UtcDatetime | None = None
     first_reply_at: UtcDatetime | None = None
     rerouted_from: str | None = None
     routing_reason: str | None = None
@@ -89,6 +127,15 @@ class RequestView(Model):
     @property
     def public_status(self) -> str:
         return public_name(self.status)
+
+    @property
+    def first_transferred_at(self) -> datetime | None:
+        return self.transfers[0].at if self.transfers else None
+
+    @property
+    def public_timeline(self) -> tuple[TimelineEntry, ...]:
+        """What the customer reads: public entries, public details."""
+        return tuple(e.for_customer() for e in self.timeline if e.visibility == "public")
 
 
 def to_millis(value: datetime) -> datetime:
@@ -125,21 +172,66 @@ def _latest(current: datetime | None, candidate: datetime) -> datetime:
     return candidate if current is None or candidate > current else current
 
 
+def _placement(view: RequestView, team: str, at: datetime, event_id: str) -> dict[str, Any]:
+    """The team follows the latest routing decision or transfer, whatever the arrival order."""
+    if not _later(at, event_id, view.placed_at, view.placed_event_id):
+        return {}
+    return {"team": team, "placed_at": at, "placed_event_id": event_id}
+
+
 def _routing(view: RequestView, event: TicketRouted, at: datetime) -> dict[str, Any]:
+    event_id = str(event.event_id)
     changes: dict[str, Any] = {"routed_at": _earliest(view.routed_at, at)}
     if event.required_documents_missing:
         changes["documents_requested_at"] = _latest(view.documents_requested_at, at)
-    # A later decision (a human re-routing from triage, say) wins whatever the arrival order.
-    if _later(at, str(event.event_id), view.decision_at, view.decision_event_id):
+    # A later decision (a re-routing, say) wins whatever the arrival order.
+    if _later(at, event_id, view.decision_at, view.decision_event_id):
+        decision = RoutingDecision.model_validate(
+            event.model_dump(include=set(RoutingDecision.model_fields))
+        )
         changes |= {
-            "team": event.team,
             "priority": event.priority,
             "rerouted_from": event.rerouted_from,
             "routing_reason": event.reason,
+            "decision": decision,
             "decision_at": at,
-            "decision_event_id": str(event.event_id),
+            "decision_event_id": event_id,
         }
+    return changes | _placement(view, event.team, at, event_id)
+
+
+def _transfer(view: RequestView, event: TicketTransferred, at: datetime) -> dict[str, Any]:
+    event_id = str(event.event_id)
+    move = event.transfer
+    record = TransferRecord(
+        event_id=event_id,
+        at=at,
+        from_team=move.from_team,
+        to_team=move.to_team,
+        reason=move.reason,
+        agent_id=move.agent_id,
+        original_reason=event.decision.reason,
+        routed_at=to_millis(event.routed_at) if event.routed_at else None,
+    )
+    changes: dict[str, Any] = {
+        "transfers": tuple(sorted((*view.transfers, record), key=lambda t: (t.at, t.event_id))),
+        **_placement(view, move.to_team, at, event_id),
+    }
+    # The old team's assignee lets go of a request that left the team.
+    if _later(at, event_id, view.assignee_at, view.assignee_event_id):
+        changes |= {"assignee": None, "assignee_at": at, "assignee_event_id": event_id}
     return changes
+
+
+def _assignment(view: RequestView, event: AssigneeChanged, at: datetime) -> dict[str, Any]:
+    event_id = str(event.event_id)
+    if not _later(at, event_id, view.assignee_at, view.assignee_event_id):
+        return {}
+    return {"assignee": event.assignee, "assignee_at": at, "assignee_event_id": event_id}
+
+
+def _customer_activity(view: RequestView, at: datetime) -> dict[str, Any]:
+    return {"last_customer_activity_at": _latest(view.last_customer_activity_at, at)}
 
 
 def _changes(view: RequestView, event: Envelope, at: datetime) -> dict[str, Any]:
@@ -148,8 +240,13 @@ def _changes(view: RequestView, event: Envelope, at: datetime) -> dict[str, Any]
         case TicketSubmitted():
             changes: dict[str, Any] = {
                 "subject": event.subject,
+                "description": event.description,
                 "category": event.category,
+                "locale": event.locale,
+                "follow_up_of": event.follow_up_of,
+                **_with_files(view, event.attachments, at, event_id),
                 "created_at": at,
+                **_customer_activity(view, at),
             }
             if event.required_documents_missing:
                 changes["documents_requested_at"] = _latest(view.documents_requested_at, at)
@@ -170,128 +267,28 @@ def _changes(view: RequestView, event: Envelope, at: datetime) -> dict[str, Any]
             if event.documents_requested:
                 changes["documents_requested_at"] = _latest(view.documents_requested_at, at)
             return changes
-        case CommentAdded() | StatusChanged():
+        case CommentAdded():
+            return {
+                **_transition(view, event.status_change, at, event_id),
+                **_customer_activity(view, at),
+            }
+        case StatusChanged():
             return _transition(view, event.status_change, at, event_id)
         case DocumentsUploaded():
             return {
                 "documents_uploaded_at": _latest(view.documents_uploaded_at, at),
+                **_with_files(view, event.attachments, at, event_id),
                 **_transition(view, event.status_change, at, event_id),
+                **_customer_activity(view, at),
             }
+        case TicketTransferred():
+            return _transfer(view, event, at)
+        case AssigneeChanged():
+            return _assignment(view, event, at)
+        case FollowUpOpened():
+            return {"follow_ups": tuple(sorted({*view.follow_ups, event.follow_up_id}))}
         case _:
             return {}
-
-
-def _routing_entry(event: TicketRouted, base: dict[str, Any]) -> TimelineEntry:
-    why = event.explanation or ROUTING_REASONS.get(event.reason, event.reason)
-    if event.rerouted_from:
-        summary = f"Moved from the {event.rerouted_from} team to the {event.team} team ({why})"
-    else:
-        summary = f"Assigned to the {event.team} team ({why})"
-    if event.required_documents_missing:
-        summary += "; ID confirmation photos are needed"
-    return TimelineEntry(
-        **base,
-        kind="rerouted" if event.rerouted_from else "routed",
-        actor="system",
-        summary=summary,
-        details={
-            "team": event.team,
-            "rerouted_from": event.rerouted_from,
-            "reason": event.reason,
-            "explanation": event.explanation,
-            "confidence": event.confidence,
-            "priority": event.priority.value,
-            "documents_needed": event.required_documents_missing,
-        },
-    )
-
-
-def _entry_for(event: Envelope, at: datetime) -> TimelineEntry | None:
-    base: dict[str, Any] = {"event_id": str(event.event_id), "at": at}
-    match event:
-        case TicketSubmitted():
-            return TimelineEntry(
-                **base,
-                kind="submitted",
-                actor="customer",
-                summary="Request submitted",
-                details={
-                    "attachments": len(event.attachments),
-                    "documents_needed": event.required_documents_missing,
-                },
-            )
-        case TicketRouted():
-            return _routing_entry(event, base)
-        case CommentAdded():
-            return TimelineEntry(
-                **base,
-                kind="comment",
-                actor="customer",
-                summary="Comment from the customer",
-                details={"body": event.body},
-            )
-        case AgentReplied():
-            return TimelineEntry(
-                **base,
-                kind="reply",
-                actor="agent",
-                summary="Support replied",
-                details={"body": event.body},
-            )
-        case InformationRequested():
-            documents = list(event.documents_requested)
-            return TimelineEntry(
-                **base,
-                kind="documents_requested" if documents else "information_requested",
-                actor="agent",
-                summary=(
-                    f"Support asked for documents: {', '.join(documents)}"
-                    if documents
-                    else "Support needs more information"
-                ),
-                details={"body": event.body, "documents": documents},
-            )
-        case DocumentsUploaded():
-            return TimelineEntry(
-                **base,
-                kind="documents_uploaded",
-                actor="customer",
-                summary=f"{len(event.attachments)} document(s) uploaded",
-            )
-        case StatusChanged():
-            return TimelineEntry(
-                **base,
-                kind="status_changed",
-                actor=event.actor_role,
-                summary=f"Status: {public_name(event.status_change.to_status)}",
-                details={
-                    "from": event.status_change.from_status.value,
-                    "to": event.status_change.to_status.value,
-                },
-            )
-        case NotificationSent():
-            return TimelineEntry(
-                **base,
-                kind="email_sent",
-                actor="system",
-                summary=f"E-mail sent: {event.kind.value.replace('_', ' ')}",
-                details={"kind": event.kind.value},
-            )
-        case NotificationFailed():
-            # The SMTP reason stays in details: the summary is what a customer reads.
-            return TimelineEntry(
-                **base,
-                kind="email_failed",
-                actor="system",
-                summary=f"E-mail not sent: {event.kind.value.replace('_', ' ')}",
-                details={
-                    "kind": event.kind.value,
-                    "reason": event.reason,
-                    "permanent": event.permanent,
-                },
-            )
-        case _:
-            return None
 
 
 def _derived(view: RequestView) -> dict[str, Any]:
@@ -319,7 +316,7 @@ def apply(view: RequestView | None, event: Envelope) -> RequestView | None:
         return None
     changes = _changes(view, event, at)
     timeline = view.timeline
-    entry = _entry_for(event, at)
+    entry = entry_for(event, at)
     if entry is not None:
         timeline = tuple(sorted((*timeline, entry), key=lambda e: (e.at, e.event_id)))
     updated = view.model_copy(

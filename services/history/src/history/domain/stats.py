@@ -73,6 +73,35 @@ class TeamBacklog(BaseModel):
     count: int
 
 
+class TeamRoute(BaseModel):
+    from_team: str
+    to_team: str
+    count: int
+
+
+class ReasonCount(BaseModel):
+    reason: str = Field(description="customer_category, model, triage or rule:<id>")
+    count: int
+
+
+class Transfers(BaseModel):
+    """What misroutes cost: the requests agents had to move, and the time it took them."""
+
+    count: int = Field(description="Transfers of the window's requests")
+    requests: int = Field(description="Requests moved at least once")
+    share_of_routed: float | None = Field(description="requests / routed; null when none routed")
+    by_route: list[TeamRoute]
+    by_original_reason: list[ReasonCount] = Field(
+        description="What placed them where they did not belong"
+    )
+    time_lost: Durations = Field(description="From the router's decision to the first transfer")
+    first_time_right_rate: float | None = Field(
+        description="Of the solved or closed requests, the share never moved; null when none"
+    )
+    time_to_first_reply_transferred: Durations
+    time_to_first_reply_not_transferred: Durations
+
+
 class Stats(BaseModel):
     window_from: datetime
     window_to: datetime
@@ -86,6 +115,7 @@ class Stats(BaseModel):
     backlog: list[TeamBacklog] = Field(
         description="Requests waiting now (new, open, pending, on-hold) per team, any age"
     )
+    transfers: Transfers
 
 
 def reroute_rate(routed: int, rerouted: int) -> float | None:
@@ -94,3 +124,7 @@ def reroute_rate(routed: int, rerouted: int) -> float | None:
 
 def millis_to_seconds(value: float | None) -> float | None:
     return None if value is None else round(value / 1000, 3)
+
+
+def share(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
