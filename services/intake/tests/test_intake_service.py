@@ -459,3 +459,32 @@ async def test_notes_and_a_status_changes_note_are_internal_events(world: World)
     (moved,) = world.published(StatusChanged)
     assert isinstance(moved, StatusChanged)
     assert moved.note is None  # the note travels as a note, the move as a move
+
+
+async def test_first_answers_and_solutions_are_measured_by_whether_the_request_moved(
+    world: World,
+) -> None:
+    seen: list[tuple[str, bool]] = []
+
+    class Recording:
+        def first_reply(self, seconds: float, transferred: bool) -> None:
+            assert seconds >= 0
+            seen.append(("first_reply", transferred))
+
+        def solved(self, transferred: bool) -> None:
+            seen.append(("solved", transferred))
+
+    world.agents.observer = Recording()
+    direct, moved = await submit(world), await submit(world, account="acc-2")
+    for ticket_id in (direct, moved):
+        await world.tickets.record_decisions([routed_to(ticket_id, "cards")])
+    await world.agents.transfer(moved, "security", "2FA", agent_id="a", correlation_id="c")
+    for ticket_id in (direct, moved):
+        await world.agents.reply(ticket_id, "First", None, agent_id="a", correlation_id="c")
+        await world.agents.reply(ticket_id, "Done", Status.SOLVED, agent_id="a", correlation_id="c")
+    assert seen == [
+        ("first_reply", False),  # the second reply is not a first one
+        ("solved", False),
+        ("first_reply", True),
+        ("solved", True),
+    ]

@@ -35,9 +35,36 @@ from shared.metrics import ServiceMetrics
 from shared.mongo import MongoAccountDirectory, create_mongo_client, mongo_is_ready
 
 SERVICE = "intake"
+FIRST_REPLY_BUCKETS = (60, 300, 900, 1800, 3600, 7200, 14400, 28800, 86400, 172800, 604800)
 ATTACHMENTS_BUCKET = "attachments"
 # The endpoints that take files: their body may be as large as the files allowed, plus text.
 _UPLOAD_PATHS = re.compile(r"^/v1/tickets(/[^/]+/documents)?/?$")
+
+
+class RoutingOutcomes:
+    """The agents' work as metrics: was a request answered and solved by the team it was
+    first placed with (first time right), or only after a transfer?"""
+
+    def __init__(self, metrics: ServiceMetrics) -> None:
+        self._first_reply = metrics.histogram(
+            "helpdesk_first_reply_seconds",
+            "Time from submission to the first answer to the customer, by whether the request"
+            " had been moved to another team first",
+            ("transferred",),
+            buckets=FIRST_REPLY_BUCKETS,
+        )
+        self._solved = metrics.counter(
+            "helpdesk_solved_total",
+            "Requests solved, by whether they had been moved to another team (first time right"
+            " = transferred=false)",
+            ("transferred",),
+        )
+
+    def first_reply(self, seconds: float, transferred: bool) -> None:
+        self._first_reply.labels(str(transferred).lower()).observe(seconds)
+
+    def solved(self, transferred: bool) -> None:
+        self._solved.labels(str(transferred).lower()).inc()
 
 
 def create_app() -> FastStreamAPI:
@@ -164,7 +191,10 @@ def build(settings: IntakeSettings) -> ServiceApp:
             rate_window=activity_window,
         ),
         agents=AgentActions(
-            activity=activity, catalog=catalog, directory=MongoAccountDirectory.of(mongo)
+            activity=activity,
+            catalog=catalog,
+            directory=MongoAccountDirectory.of(mongo),
+            observer=RoutingOutcomes(metrics),
         ),
         attachments=Attachments(store=tickets, files=files),
         upload_rules=UploadRules(limits, settings.max_form_field_bytes),

@@ -5,7 +5,8 @@ taking or giving the request to an agent of its team, and moving it to another t
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Protocol
 from uuid import UUID
 
 from intake.domain.activity import (
@@ -34,11 +35,29 @@ from shared.contracts.events import (
 from shared.contracts.statuses import Status
 
 
+class AgentObserver(Protocol):
+    """What the agents' work says about routing, for metrics: was the first answer, and the
+    solution, given by the team the request was first placed with?"""
+
+    def first_reply(self, seconds: float, transferred: bool) -> None: ...
+
+    def solved(self, transferred: bool) -> None: ...
+
+
+class _Unobserved:
+    def first_reply(self, seconds: float, transferred: bool) -> None:
+        pass
+
+    def solved(self, transferred: bool) -> None:
+        pass
+
+
 @dataclass
 class AgentActions:
     activity: TicketActivity
     catalog: Catalog
     directory: AccountDirectory
+    observer: AgentObserver = field(default_factory=_Unobserved)
 
     async def reply(
         self,
@@ -66,7 +85,9 @@ class AgentActions:
 
         plan = status_plan(lambda current: after_agent_reply(current, status), make_event)
         content = (text, status.value if status else "")
-        return await self._act(ticket_id, "reply", agent_id, plan, content, idempotency_key)
+        return await self._act(
+            ticket_id, "reply", agent_id, plan, content, idempotency_key, answers=True
+        )
 
     async def change_status(
         self,
@@ -137,7 +158,7 @@ class AgentActions:
         plan = status_plan(after_information_request, make_event)
         content = (text, *wanted)
         return await self._act(
-            ticket_id, "information-request", agent_id, plan, content, idempotency_key
+            ticket_id, "information-request", agent_id, plan, content, idempotency_key, answers=True
         )
 
     async def add_note(
@@ -237,17 +258,38 @@ class AgentActions:
         plan: Plan,
         content: tuple[str, ...],
         idempotency_key: str | None,
+        *,
+        answers: bool = False,  # an answer to the customer: the first one is measured
     ) -> ActivityReceipt:
+        seen: list[TicketRecord] = []
+
+        def observed(ticket: TicketRecord, event_id: UUID) -> Outcome:
+            seen[:] = [ticket]
+            return plan(ticket, event_id)
+
         action = Action(
             ticket_id=ticket_id,
             name=name,
             actor_id=agent_id,
             owner=None,
-            plan=plan,
+            plan=observed,
             content=content,
             idempotency_key=idempotency_key,
         )
-        return (await self.activity.act(action)).receipt
+        recorded = await self.activity.act(action)
+        if recorded.fresh and seen:
+            self._observe(seen[0], recorded.receipt, answers)
+        return recorded.receipt
+
+    def _observe(self, before: TicketRecord, receipt: ActivityReceipt, answers: bool) -> None:
+        kinds = {e.event_type for e in before.events}
+        transferred = "TicketTransferred" in kinds
+        if answers and not kinds & {"AgentReplied", "InformationRequested"} and before.content:
+            waited = (self.activity.delivery.now() - before.content.submitted_at).total_seconds()
+            self.observer.first_reply(max(waited, 0.0), transferred)
+        change = receipt.status_change
+        if change is not None and change.to_status is Status.SOLVED:
+            self.observer.solved(transferred)
 
 
 def _envelope(ticket: TicketRecord, correlation_id: str) -> dict[str, str]:
