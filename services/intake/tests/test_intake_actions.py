@@ -8,9 +8,12 @@ import hashlib
 
 import httpx
 import pytest
+from aiokafka import AIOKafkaProducer
 
 from devstack.testing import bearer
+from shared.contracts.events import TicketRouted
 from shared.contracts.identity import Role
+from shared.waiting import wait_until
 
 from .intake_samples import GIF, account, jpeg, pdf
 from .intake_support import IntakeUnderTest, events_of
@@ -261,3 +264,73 @@ async def test_concurrent_status_changes_pass_once(
     assert sorted(r.status_code for r in responses) == [202] + [409] * 5
     events = await events_of(intake_server, ACTIVITY, ticket_id)
     assert [e["status_change"]["to_status"] for e in events] == ["solved"]
+
+
+async def place(server: IntakeUnderTest, ticket_id: str, owner: str, team: str) -> None:
+    """The router's decision, as tickets.routed would bring it (no router runs here)."""
+    routed = TicketRouted(
+        ticket_id=ticket_id,
+        account_id=owner,
+        correlation_id="c",
+        team=team,
+        confidence=0.99,
+        customer_category="disable-2fa",
+        customer_team="security",
+        reason="customer_category",
+        model_version="test",
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=server.kafka, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            "tickets.routed", routed.model_dump_json().encode(), key=ticket_id.encode()
+        )
+    finally:
+        await producer.stop()
+
+
+async def test_agents_tools_refuse_customers_and_dashboards_and_bad_input(
+    client: httpx.AsyncClient, intake_server: IntakeUnderTest
+) -> None:
+    owner = account()
+    ticket_id = await new_ticket(client, owner)
+    url = f"/v1/tickets/{ticket_id}"
+    calls = (
+        ("post", "notes", {"body": "A note"}),
+        ("post", "transfers", {"team": "security", "reason": "2FA"}),
+        ("post", "assignment", {}),
+        ("delete", "assignment", None),
+    )
+    for method, path, body in calls:
+        for who in (bearer(owner), bearer("dash-1", Role.DASHBOARD)):
+            refused = await client.request(method, f"{url}/{path}", headers=who, json=body)
+            assert refused.status_code == 403, (path, refused.text)
+            assert refused.headers["content-type"] == "application/problem+json"
+    # An agent of any team may note and move any request (a triage agent routes by hand)...
+    noted = await client.post(
+        f"{url}/notes", headers=bearer("agent-3", Role.AGENT), json={"body": "x"}
+    )
+    assert noted.status_code == 202
+    for body, status_code, field in (
+        ({"team": "nowhere", "reason": "r"}, 422, "body.team"),
+        ({"team": "security"}, 422, "body.reason"),
+        ({"team": "security", "reason": " "}, 422, "body.reason"),
+    ):
+        bad = await client.post(f"{url}/transfers", headers=AGENT, json=body)
+        assert bad.status_code == status_code, bad.text
+        assert bad.json()["invalid-params"][0]["name"] == field
+
+    # ...but only an agent of the request's team can be its assignee (agent-7 is in none).
+    await place(intake_server, ticket_id, owner, "security")
+
+    async def placed() -> httpx.Response | None:
+        response = await client.post(f"{url}/assignment", headers=AGENT, json={})
+        return response if response.status_code != 409 else None
+
+    mine = await wait_until(placed, timeout=30, what="the request placed", interval=0.3)
+    assert mine.status_code == 422
+    assert mine.json()["invalid-params"][0]["name"] == "body.assignee"
+    unknown = await client.post(
+        "/v1/tickets/ZZZZ-ZZZZ-ZZZZ/notes", headers=AGENT, json={"body": "x"}
+    )
+    assert unknown.status_code == 404
