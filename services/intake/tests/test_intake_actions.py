@@ -295,7 +295,7 @@ async def test_agents_tools_refuse_customers_and_dashboards_and_bad_input(
     owner = account()
     ticket_id = await new_ticket(client, owner)
     url = f"/v1/tickets/{ticket_id}"
-    calls = (
+    calls: tuple[tuple[str, str, dict[str, str] | None], ...] = (
         ("post", "notes", {"body": "A note"}),
         ("post", "transfers", {"team": "security", "reason": "2FA"}),
         ("post", "assignment", {}),

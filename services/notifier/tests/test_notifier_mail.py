@@ -16,7 +16,9 @@ from shared.contracts.events import (
     TicketSubmitted,
     new_ticket_id,
 )
+from shared.contracts.reply_address import reply_address
 from shared.contracts.statuses import Status
+from shared.settings import DEVELOPMENT_REPLY_SECRET
 
 pytestmark = pytest.mark.unit
 
@@ -97,7 +99,9 @@ def test_acknowledgement_starts_the_thread_and_replies_refer_to_it() -> None:
     assert reply["References"] == root
     assert reply["Message-ID"] != root
     assert ack["Subject"] == f"[Request #{TICKET}] We received your request"
-    assert ack["Reply-To"] == f"request+{TICKET.lower()}@reply.helpcentre.example"
+    assert ack["Reply-To"] == reply_address(
+        TICKET, DEVELOPMENT_REPLY_SECRET, "reply.helpcentre.example"
+    )
     assert ack["To"] == "Alice <alice@example.com>"
 
 

@@ -21,7 +21,9 @@ from shared.contracts.events import (
     TicketSubmitted,
     new_ticket_id,
 )
+from shared.contracts.reply_address import reply_address
 from shared.contracts.statuses import Status
+from shared.settings import DEVELOPMENT_REPLY_SECRET
 
 pytestmark = pytest.mark.integration
 
@@ -83,7 +85,9 @@ async def test_every_kind_arrives_threaded_with_both_parts(infra: EmbeddedStack)
         assert mail["X-Envelope-To"] == "alice@example.com"
         assert mail["To"] == "Alice <alice@example.com>"
         assert str(mail["Subject"]).startswith(f"[Request #{ticket_id}] ")
-        assert mail["Reply-To"] == f"request+{ticket_id.lower()}@reply.helpcentre.example"
+        assert mail["Reply-To"] == reply_address(
+            ticket_id, DEVELOPMENT_REPLY_SECRET, "reply.helpcentre.example"
+        )
         assert mail.get_body(("plain",)) is not None
         assert mail.get_body(("html",)) is not None
         if mail["Message-ID"] != root:

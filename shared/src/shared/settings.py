@@ -32,6 +32,36 @@ class BatchConsumerSettings(BaseSettings):
     )
 
 
+# Signs development reply addresses only; production refuses to start with it.
+DEVELOPMENT_REPLY_SECRET = "development-only-reply-address-key"  # noqa: S105
+
+
+class ReplyAddressSettings(BaseSettings):
+    """The per-request reply addresses (shared.contracts.reply_address): the notifier writes
+    them, the intake's mail receiver reads them; both must hold the same secret."""
+
+    reply_domain: str = "reply.helpcentre.example"
+    reply_secret: SecretStr = Field(
+        default=SecretStr(DEVELOPMENT_REPLY_SECRET),
+        description="HMAC key of the reply addresses' tags; 32+ characters in production",
+    )
+
+    @property
+    def reply_key(self) -> str:
+        return self.reply_secret.get_secret_value()
+
+    @model_validator(mode="after")
+    def _no_development_reply_secret_in_production(self) -> Self:
+        if getattr(self, "environment", "development") != "production":
+            return self
+        secret = self.reply_key
+        if secret == DEVELOPMENT_REPLY_SECRET or len(secret) < 32:
+            raise InsecureConfigurationError(
+                "production needs REPLY_SECRET of 32+ characters that is not the development key"
+            )
+        return self
+
+
 class ServiceSettings(BaseSettings):
     # hide_input_in_errors: a refused configuration must not print every setting it was given
     # (secrets included) into the log.

@@ -75,6 +75,7 @@ def build(settings: NotifierSettings) -> ServiceApp:
             mail_from=settings.mail_from,
             mail_domain=settings.mail_domain,
             reply_domain=settings.reply_domain,
+            reply_secret=settings.reply_key,
             public_base_url=settings.public_base_url,
         ),
         topics=topics,

@@ -45,6 +45,7 @@ from shared.contracts.events import (
     DocumentsUploaded,
     Envelope,
     FollowUpOpened,
+    InboundMailRefused,
     InformationRequested,
     NoteAdded,
     NotificationFailed,
@@ -75,7 +76,8 @@ NotifiableEvent = Annotated[
     | NoteAdded
     | AssigneeChanged
     | TicketTransferred
-    | FollowUpOpened,
+    | FollowUpOpened
+    | InboundMailRefused,
     Field(discriminator="event_type"),
 ]
 notifiable_event: TypeAdapter[NotifiableEvent] = TypeAdapter(NotifiableEvent)

@@ -5,10 +5,10 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import BatchConsumerSettings, ServiceSettings
+from shared.settings import BatchConsumerSettings, ReplyAddressSettings, ServiceSettings
 
 
-class NotifierSettings(BatchConsumerSettings, ServiceSettings):
+class NotifierSettings(ReplyAddressSettings, BatchConsumerSettings, ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="NOTIFIER_", extra="ignore", frozen=True)
 
     port: int = 8003
@@ -21,7 +21,6 @@ class NotifierSettings(BatchConsumerSettings, ServiceSettings):
     smtp_timeout_seconds: float = 10.0
     mail_from: str = "Help Centre <support@helpcentre.example>"
     mail_domain: str = "helpcentre.example"
-    reply_domain: str = "reply.helpcentre.example"
     public_base_url: str = "http://127.0.0.1:8004"
     retry_max_attempts: int = 6
     retry_base_seconds: float = 2.0

@@ -158,10 +158,14 @@ class StatusTransition(Model):
     to_status: Status
 
 
+Channel = Literal["web", "email"]
+
+
 class CommentAdded(Envelope):
     event_type: Literal["CommentAdded"] = "CommentAdded"
     body: str
     status_change: StatusTransition | None = None
+    source: Channel = Field(default="web", description="How the customer wrote it")
 
 
 class AgentReplied(Envelope):
@@ -183,6 +187,7 @@ class DocumentsUploaded(Envelope):
     event_type: Literal["DocumentsUploaded"] = "DocumentsUploaded"
     attachments: tuple[AttachmentRef, ...]
     status_change: StatusTransition | None = None
+    source: Channel = Field(default="web", description="How the customer sent them")
 
 
 class StatusChanged(Envelope):
@@ -234,6 +239,18 @@ class TicketTransferred(Envelope):
     )
 
 
+class InboundMailRefused(Envelope):
+    """An e-mail to the request's reply address that was not added (agents only): who may
+    add to a request is the account's own address; the sender is told nothing."""
+
+    event_type: Literal["InboundMailRefused"] = "InboundMailRefused"
+    reason: str = Field(
+        description="wrong_sender, not_authenticated, executable_attachment, too_large,"
+        " rate_limited, no_text, closed"
+    )
+    detail: str = Field(default="", description="What was wrong, without any address")
+
+
 class FollowUpOpened(Envelope):
     """The customer wrote on a closed request: a new request follows it up."""
 
@@ -250,7 +267,8 @@ ActivityEvent = Annotated[
     | NoteAdded
     | AssigneeChanged
     | TicketTransferred
-    | FollowUpOpened,
+    | FollowUpOpened
+    | InboundMailRefused,
     Field(discriminator="event_type"),
 ]
 
@@ -301,6 +319,7 @@ AnyEvent = Annotated[
     | AssigneeChanged
     | TicketTransferred
     | FollowUpOpened
+    | InboundMailRefused
     | NotificationSent
     | NotificationFailed,
     Field(discriminator="event_type"),
@@ -320,6 +339,7 @@ ALL_EVENT_TYPES: tuple[type[Envelope], ...] = (
     AssigneeChanged,
     TicketTransferred,
     FollowUpOpened,
+    InboundMailRefused,
     NotificationSent,
     NotificationFailed,
 )

@@ -20,6 +20,7 @@ from shared.contracts.events import (
     DocumentsUploaded,
     Envelope,
     FollowUpOpened,
+    InboundMailRefused,
     InformationRequested,
     Model,
     NoteAdded,
@@ -129,13 +130,14 @@ def entry_for(event: Envelope, at: datetime) -> TimelineEntry | None:
         case TicketRouted():
             return _routing(event, base)
         case CommentAdded():
+            by_mail = " (by e-mail)" if event.source == "email" else ""
             return TimelineEntry(
                 **base,
                 kind="comment",
                 actor="customer",
-                summary="Comment from the customer",
+                summary=f"Comment from the customer{by_mail}",
                 visibility="public",
-                details={"body": event.body},
+                details={"body": event.body, "source": event.source},
             )
         case AgentReplied():
             return TimelineEntry(
@@ -207,6 +209,15 @@ def entry_for(event: Envelope, at: datetime) -> TimelineEntry | None:
                     "agent_id": move.agent_id,
                     "original_reason": event.decision.reason,
                 },
+            )
+        case InboundMailRefused():
+            return TimelineEntry(
+                **base,
+                kind="inbound_refused",
+                actor="system",
+                summary="An e-mail to this request was not added: "
+                + event.reason.replace("_", " "),
+                details={"reason": event.reason, "detail": event.detail},
             )
         case FollowUpOpened():
             return TimelineEntry(

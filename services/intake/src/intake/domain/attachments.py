@@ -8,6 +8,8 @@ its structure) say it is.
 from __future__ import annotations
 
 import codecs
+import hashlib
+import io
 import re
 import struct
 import unicodedata
@@ -223,6 +225,26 @@ class CheckedFile:
     size: int
     sha256: str
     content: BinaryIO
+
+
+def check_file(
+    index: int, raw_name: str | None, data: bytes, limits: AttachmentLimits
+) -> CheckedFile:
+    """A file that arrived whole (an e-mail's attachment), through the same checks as an
+    upload: count, size, the type judged from its bytes, a safe name."""
+    limits.check_count(index)
+    limits.check_size(index, len(data))
+    sniffer = Sniffer()
+    sniffer.feed(data)
+    content_type = limits.check_type(index, sniffer.result())
+    return CheckedFile(
+        index=index,
+        filename=safe_filename(raw_name, index, content_type),
+        content_type=content_type,
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        content=io.BytesIO(data),
+    )
 
 
 def counts_as_id_document(content_types: Collection[str]) -> bool:

@@ -77,6 +77,9 @@ class Action:
     content: tuple[str, ...] = ()  # what makes two attempts the same action
     idempotency_key: str | None = None
     attachments: tuple[AttachmentRef, ...] = ()
+    # Set when the action's identity follows from something else (an e-mail's Message-ID, the
+    # follow-up it opened): recording it again is recording it once, with no claim needed.
+    event_id: UUID | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +109,9 @@ class TicketActivity:
         return ticket
 
     async def act(self, action: Action) -> Recorded:
-        """Record and publish the action's event, once per Idempotency-Key."""
+        """Record and publish the action's event, once per Idempotency-Key (or event id)."""
+        if action.event_id is not None:
+            return await self._record(action, action.event_id)
         if action.idempotency_key is None:
             return await self._record(action, uuid4())
         claim = await self.idempotency.claim(
@@ -128,11 +133,6 @@ class TicketActivity:
         answer = recorded.receipt.to_document()
         await best_effort(self.idempotency.complete(claim, answer, self.key_ttl), "store answer")
         return recorded
-
-    async def record_as(self, action: Action, event_id: UUID) -> Recorded:
-        """Record an action whose event id follows from something else (so it is recorded
-        once however often it is attempted)."""
-        return await self._record(action, event_id)
 
     async def _record(self, action: Action, event_id: UUID) -> Recorded:
         """Decide on the record read, write only if what the decision read still holds (so of

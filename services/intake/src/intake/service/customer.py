@@ -21,6 +21,7 @@ from intake.service.receipts import ActivityReceipt
 from intake.service.submission import Submissions
 from shared.contracts.events import (
     AttachmentRef,
+    Channel,
     CommentAdded,
     DocumentsUploaded,
     FollowUpOpened,
@@ -47,6 +48,8 @@ class CustomerActions:
         account_id: str,
         correlation_id: str,
         idempotency_key: str | None = None,
+        source: Channel = "web",
+        event_id: UUID | None = None,
     ) -> ActivityReceipt:
         self.activity.check_message(body, "body")
         text = body.strip()
@@ -64,6 +67,7 @@ class CustomerActions:
                 correlation_id=correlation_id,
                 body=text,
                 status_change=change,
+                source=source,
             )
 
         action = Action(
@@ -74,6 +78,7 @@ class CustomerActions:
             plan=status_plan(after_customer_message, make_event),
             content=(text,),
             idempotency_key=idempotency_key,
+            event_id=event_id,
         )
         return (await self._limited(action)).receipt
 
@@ -85,6 +90,8 @@ class CustomerActions:
         account_id: str,
         correlation_id: str,
         idempotency_key: str | None = None,
+        source: Channel = "web",
+        event_id: UUID | None = None,
     ) -> ActivityReceipt:
         if not files:
             raise InvalidSubmissionError([FieldError("attachments", "at least one file")])
@@ -102,6 +109,7 @@ class CustomerActions:
                 correlation_id=correlation_id,
                 attachments=tuple(refs),
                 status_change=change,
+                source=source,
             )
 
         try:
@@ -117,6 +125,7 @@ class CustomerActions:
                     content=tuple(sorted(f.sha256 for f in files)),
                     idempotency_key=idempotency_key,
                     attachments=tuple(refs),
+                    event_id=event_id,
                 )
             )
         except PublishFailedError:
@@ -153,15 +162,15 @@ class CustomerActions:
             return Outcome((link,), RecordChange())
 
         # The link's id follows from the follow-up's: recording it again is recording it once.
-        recorded = await self.activity.record_as(
+        recorded = await self.activity.act(
             Action(
                 ticket_id=closed.ticket_id,
                 name="follow-up",
                 actor_id=closed.account_id,
                 owner=closed.account_id,
                 plan=plan,
-            ),
-            derived_event_id(follow_up_id, "follow-up-of"),
+                event_id=derived_event_id(follow_up_id, "follow-up-of"),
+            )
         )
         return replace(recorded.receipt, follow_up_id=follow_up_id, replayed=opened.replayed)
 

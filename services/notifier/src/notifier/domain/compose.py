@@ -15,6 +15,7 @@ from jinja2 import Environment
 from notifier.domain.plan import PlannedNotification
 from shared.contracts.directory import AccountRecord
 from shared.contracts.events import NotificationKind, header_safe
+from shared.contracts.reply_address import reply_address
 
 SUPPORTED_LOCALES = frozenset({"en"})
 
@@ -34,6 +35,7 @@ class MailSettings:
     mail_domain: str
     reply_domain: str
     public_base_url: str
+    reply_secret: str = "development-only-reply-address-key"  # noqa: S105 - tests; app sets it
 
 
 class UnsendableError(ValueError):
@@ -85,7 +87,8 @@ def compose(
     mail["Subject"] = f"[Request #{ticket_id}] {SUBJECTS[planned.kind]}"
     mail["Message-ID"] = message_id(planned, settings.mail_domain)
     mail["Date"] = format_datetime(planned.source.occurred_at)
-    mail["Reply-To"] = f"request+{ticket_id.lower()}@{settings.reply_domain}"
+    # The answer comes back to the intake's mail receiver, which knows the request by its tag.
+    mail["Reply-To"] = reply_address(ticket_id, settings.reply_secret, settings.reply_domain)
     if planned.kind is not NotificationKind.ACKNOWLEDGEMENT:
         root = thread_root_id(ticket_id, settings.mail_domain)
         mail["In-Reply-To"] = root

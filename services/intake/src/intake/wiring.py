@@ -1,0 +1,143 @@
+"""The intake's use cases wired to their adapters, once, for each of its two processes: the
+HTTP API (`intake.app`) and the mail receiver (`intake.mail_app`) run the same use cases on
+the same stores, so a comment is the same event whichever way the customer wrote it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from faststream.kafka import KafkaBroker
+from gridfs import AsyncGridFSBucket
+from pymongo import AsyncMongoClient
+
+from intake.adapters.gridfs import GridFSAttachmentStore
+from intake.adapters.mongo import MongoIdempotencyStore, MongoRateLimiter, MongoTicketStore
+from intake.domain.activity import MessageLimits
+from intake.domain.attachments import AttachmentLimits
+from intake.domain.submission import SubmissionLimits
+from intake.service.activity import TicketActivity
+from intake.service.agent import AgentActions, AgentObserver
+from intake.service.customer import CustomerActions
+from intake.service.delivery import EventDelivery
+from intake.service.files import Attachments
+from intake.service.idempotency import IdempotencyGate
+from intake.service.submission import Submissions
+from intake.settings import IntakeSettings
+from shared.contracts.catalog import Catalog, load_catalog
+from shared.kafka.publishing import KafkaEventPublisher
+from shared.mongo import Document, MongoAccountDirectory
+
+ATTACHMENTS_BUCKET = "attachments"
+
+
+@dataclass(frozen=True)
+class Wiring:
+    catalog: Catalog
+    tickets: MongoTicketStore
+    directory: MongoAccountDirectory
+    delivery: EventDelivery
+    activity: TicketActivity
+    submissions: Submissions
+    customers: CustomerActions
+    agents: AgentActions
+    attachments: Attachments
+    limits: AttachmentLimits
+    stores: tuple[Any, ...]  # everything with indexes to ensure at start
+
+    async def ensure_indexes(self) -> None:
+        for store in self.stores:
+            await store.ensure_indexes()
+
+
+def attachment_limits(settings: IntakeSettings) -> AttachmentLimits:
+    return AttachmentLimits(
+        max_count=settings.max_attachments,
+        max_bytes=settings.max_attachment_bytes,
+        allowed_types=frozenset(settings.attachment_types),
+    )
+
+
+def wire(
+    settings: IntakeSettings,
+    mongo: AsyncMongoClient[Document],
+    broker: KafkaBroker,
+    observer: AgentObserver | None = None,
+) -> Wiring:
+    database = mongo[settings.database]
+    tickets = MongoTicketStore(database["tickets"])
+    claims = MongoIdempotencyStore(database["idempotency"])
+    window = timedelta(seconds=settings.rate_limit_window_seconds)
+    rate_limiter = MongoRateLimiter(
+        database["rate_limits"], limit=settings.rate_limit_tickets, window=window
+    )
+    activity_window = timedelta(seconds=settings.activity_rate_window_seconds)
+    activity_limiter = MongoRateLimiter(
+        database["activity_limits"], limit=settings.activity_rate_limit, window=activity_window
+    )
+    topics = settings.topics
+    delivery = EventDelivery(
+        store=tickets,
+        publisher=KafkaEventPublisher(broker),
+        timeout_seconds=settings.publish_timeout_seconds,
+        grace=timedelta(seconds=settings.outbox_grace_seconds),
+    )
+    idempotency = IdempotencyGate(
+        claims,
+        lease=timedelta(seconds=settings.idempotency_lease_seconds),
+        wait_seconds=settings.idempotency_wait_seconds,
+    )
+    key_ttl = timedelta(seconds=settings.idempotency_key_ttl_seconds)
+    files = GridFSAttachmentStore(AsyncGridFSBucket(database, bucket_name=ATTACHMENTS_BUCKET))
+    directory = MongoAccountDirectory.of(mongo)
+    catalog = load_catalog(settings.catalog_path)
+    activity = TicketActivity(
+        topics=topics,
+        store=tickets,
+        delivery=delivery,
+        idempotency=idempotency,
+        message_limits=MessageLimits(settings.message_max_length),
+        key_ttl=key_ttl,
+    )
+    submissions = Submissions(
+        catalog=catalog,
+        limits=SubmissionLimits(
+            subject_max=settings.subject_max_length,
+            description_min=settings.description_min_length,
+            description_max=settings.description_max_length,
+        ),
+        topics=topics,
+        store=tickets,
+        delivery=delivery,
+        attachments=files,
+        idempotency=idempotency,
+        rate_limiter=rate_limiter,
+        rate_limit=settings.rate_limit_tickets,
+        rate_window=window,
+        duplicate_window=timedelta(seconds=settings.duplicate_window_seconds),
+        key_ttl=key_ttl,
+    )
+    agents = AgentActions(activity=activity, catalog=catalog, directory=directory)
+    if observer is not None:
+        agents.observer = observer
+    return Wiring(
+        catalog=catalog,
+        tickets=tickets,
+        directory=directory,
+        delivery=delivery,
+        activity=activity,
+        submissions=submissions,
+        customers=CustomerActions(
+            activity=activity,
+            attachments=files,
+            rate_limiter=activity_limiter,
+            submissions=submissions,
+            rate_limit=settings.activity_rate_limit,
+            rate_window=activity_window,
+        ),
+        agents=agents,
+        attachments=Attachments(store=tickets, files=files),
+        limits=attachment_limits(settings),
+        stores=(tickets, claims, rate_limiter, activity_limiter),
+    )
