@@ -26,6 +26,10 @@ from shared.kafka.admin import create_topics, topic_plan
 from shared.waiting import wait_until
 
 SERVICES = ("intake", "router", "notifier", "history")
+# The intake's mail receiver: a process of the intake package with an SMTP port of its own.
+MAIL_RECEIVER = "intake-mail"
+PROCESSES = (*SERVICES, MAIL_RECEIVER)
+MODULES = {**{s: f"{s}.app" for s in SERVICES}, MAIL_RECEIVER: "intake.mail_app"}
 
 
 def free_port() -> int:
@@ -44,6 +48,8 @@ class StackPorts:
     router: int = 8002
     notifier: int = 8003
     history: int = 8004
+    intake_mail: int = 8005  # the mail receiver's HTTP side: health, readiness, metrics
+    mail: int = 2525  # the mail receiver's SMTP side: where the MTA relays replies
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> StackPorts:
@@ -52,6 +58,8 @@ class StackPorts:
             kafka=int(env.get("KAFKA_PORT", defaults.kafka)),
             mongo=int(env.get("MONGO_PORT", defaults.mongo)),
             smtp=int(env.get("SMTP_PORT", defaults.smtp)),
+            mail=int(env.get("MAIL_PORT", defaults.mail)),
+            intake_mail=int(env.get("MAIL_HTTP_PORT", defaults.intake_mail)),
             **{s: int(env.get(f"{s.upper()}_PORT", getattr(defaults, s))) for s in SERVICES},
         )
 
@@ -60,7 +68,7 @@ class StackPorts:
         return cls(**{name: free_port() for name in cls.__dataclass_fields__})
 
     def service(self, name: str) -> int:
-        port: int = getattr(self, name)
+        port: int = getattr(self, name.replace("-", "_"))
         return port
 
 
@@ -100,7 +108,7 @@ class StackConfig:
 
     def service_env(self, service: str) -> dict[str, str]:
         """The settings one service reads, under its own prefix (see shared.settings)."""
-        prefix = service.upper() + "_"
+        prefix = service.split("-")[0].upper() + "_"  # the mail receiver is the intake's
         env = {
             "PORT": str(self.ports.service(service)),
             "HOST": self.host,
@@ -118,10 +126,15 @@ class StackConfig:
             }
         if service == "history":
             env |= {"INTAKE_PUBLIC_URL": self.url("intake")}
+        if service == MAIL_RECEIVER:
+            env |= {"MAIL_HOST": self.host, "MAIL_PORT": str(self.ports.mail)}
         resolved = {prefix + key: value for key, value in env.items()}
-        # Anything the operator exported wins over our defaults.
+        # Anything the operator exported wins over our defaults...
         resolved |= {k: v for k, v in os.environ.items() if k.startswith(prefix)}
-        return resolved | dict(self.extra_env)
+        resolved |= dict(self.extra_env)
+        if service == MAIL_RECEIVER:  # ...but the intake's INTAKE_PORT is not the receiver's
+            resolved |= {f"{prefix}PORT": env["PORT"], f"{prefix}MAIL_PORT": env["MAIL_PORT"]}
+        return resolved
 
 
 class StackError(RuntimeError):
@@ -185,7 +198,7 @@ class EmbeddedStack:
             sys.executable,
             "-m",
             "uvicorn",
-            f"{service}.app:create_app",
+            f"{MODULES[service]}:create_app",
             "--factory",
             "--host",
             self.config.host,
@@ -291,7 +304,7 @@ class EmbeddedStack:
         await self._start(self.service_process(service))
         await self._await_ready(service, lambda: self.service_ready(service), timeout)
 
-    async def start_services(self, services: tuple[str, ...] = SERVICES) -> None:
+    async def start_services(self, services: tuple[str, ...] = PROCESSES) -> None:
         await asyncio.gather(*(self.start_service(s) for s in services))
 
     async def stop_process(self, name: str) -> None:
@@ -307,7 +320,7 @@ class EmbeddedStack:
 
     async def stop(self) -> None:
         """Services first (they drain and commit), then the infrastructure."""
-        services = [n for n in self.processes if n in SERVICES]
+        services = [n for n in self.processes if n in PROCESSES]
         await asyncio.gather(*(self.stop_process(n) for n in services))
         await asyncio.gather(*(self.stop_process(n) for n in list(self.processes)))
 

@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from devstack.stack import SERVICES, EmbeddedStack, StackConfig, StackPorts
+from devstack.stack import PROCESSES, EmbeddedStack, StackConfig, StackPorts
 from shared.contracts.identity import Role
 from shared.settings import ServiceSettings
 from shared.tokens import issue_token
@@ -106,7 +106,7 @@ async def services(infra: EmbeddedStack) -> AsyncIterator[EmbeddedStack]:
     """The four services as real processes (uvicorn) on the session's infrastructure."""
     await infra.start_services()
     yield infra
-    for name in SERVICES:
+    for name in PROCESSES:
         await infra.stop_process(name)
 
 

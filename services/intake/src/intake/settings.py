@@ -4,10 +4,10 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from intake.domain.attachments import ALLOWED_TYPES, MIB
-from shared.settings import BatchConsumerSettings, ServiceSettings
+from shared.settings import BatchConsumerSettings, ReplyAddressSettings, ServiceSettings
 
 
-class IntakeSettings(BatchConsumerSettings, ServiceSettings):
+class IntakeSettings(ReplyAddressSettings, BatchConsumerSettings, ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="INTAKE_", extra="ignore", frozen=True)
 
     port: int = 8001
@@ -60,3 +60,18 @@ class IntakeSettings(BatchConsumerSettings, ServiceSettings):
         default=60, ge=1, description="Comments and uploads per customer account..."
     )
     activity_rate_window_seconds: int = Field(default=600, ge=1, description="...per this window")
+
+    # The mail receiver (intake.mail_app), a process of its own: where its SMTP side listens.
+    mail_host: str = "127.0.0.1"
+    mail_port: int = Field(default=2525, ge=1, le=65535)
+    mail_max_bytes: int = Field(
+        default=25 * MIB, ge=1024, description="A whole message; larger is refused (552)"
+    )
+    mail_require_authentication: bool = Field(
+        default=False,
+        description="Require DMARC pass, or DKIM pass aligned with the From domain, in the"
+        " Authentication-Results of a trusted receiving MTA",
+    )
+    mail_trusted_servers: tuple[str, ...] = Field(
+        default=(), description="authserv-ids of the MTAs whose Authentication-Results count"
+    )
