@@ -45,6 +45,12 @@ class AppService:
     settings: type[ServiceSettings]
     port: int
     uses_mongo: bool
+    module: str = ""  # the app's module, when it is not <name>.app
+    package: str = ""  # the workspace package it comes from, when it is not <name>
+
+    @property
+    def app(self) -> str:
+        return f"{self.module or self.name + '.app'}:create_app"
 
     @property
     def prefix(self) -> str:
@@ -58,6 +64,9 @@ APP_SERVICES = (
     AppService("router", RouterSettings, 8002, uses_mongo=False),
     AppService("notifier", NotifierSettings, 8003, uses_mongo=True),
     AppService("history", HistorySettings, 8004, uses_mongo=True),
+    AppService(
+        "intake-mail", IntakeSettings, 8005, uses_mongo=True, module="intake.mail_app", package="intake"
+    ),
 )
 BY_NAME = {s.name: s for s in APP_SERVICES}
 each_service = pytest.mark.parametrize("service", APP_SERVICES, ids=lambda s: s.name)
@@ -227,7 +236,7 @@ def test_init_and_the_four_services_build_from_the_one_dockerfile() -> None:
 @each_service
 def test_service_command_and_port(service: AppService) -> None:
     words = command_words(service.name)
-    assert words[:2] == ["uvicorn", f"{service.name}.app:create_app"]
+    assert words[:2] == ["uvicorn", service.app]
     assert "--factory" in words
     assert words[words.index("--host") + 1] == ALL_INTERFACES
     assert int(words[words.index("--port") + 1]) == service.port
@@ -355,6 +364,7 @@ def test_compose_environment_validates_as_production_settings(
     variables = {
         "HELPDESK_JWT_SECRET": TEST_JWT_SECRET,
         "HELPDESK_METRICS_TOKEN": TEST_METRICS_TOKEN,
+        "HELPDESK_REPLY_SECRET": "r" * 40,
     }
     for key, value in environment(service.name).items():
         monkeypatch.setenv(key, interpolate(value, variables))
@@ -403,8 +413,8 @@ def test_dockerfile_installs_the_services_without_dev_or_devstack() -> None:
         assert "--no-editable" in sync
         assert "--all-packages" not in sync
         assert "devstack" not in sync
-        for name in BY_NAME:
-            assert f"--package {name}" in sync
+        for service in APP_SERVICES:
+            assert f"--package {service.package or service.name}" in sync
     assert any("router.classifier.train" in run for run in runs)
 
 

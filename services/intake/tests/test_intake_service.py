@@ -11,12 +11,13 @@ import itertools
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from email.message import EmailMessage
 from typing import Any
 
 import pytest
 
 from intake.domain.activity import MessageLimits
-from intake.domain.attachments import CheckedFile
+from intake.domain.attachments import AttachmentLimits, CheckedFile
 from intake.domain.submission import SubmissionForm, SubmissionLimits
 from intake.domain.teams import (
     NotPlacedYetError,
@@ -36,6 +37,7 @@ from intake.service.errors import (
 )
 from intake.service.files import Attachments
 from intake.service.idempotency import Claimed, IdempotencyGate
+from intake.service.inbound import InboundMail, Verdict
 from intake.service.submission import Submissions
 from shared.contracts.catalog import load_catalog
 from shared.contracts.events import (
@@ -488,3 +490,55 @@ async def test_first_answers_and_solutions_are_measured_by_whether_the_request_m
         ("first_reply", True),
         ("solved", True),
     ]
+
+
+def inbound(world: World) -> InboundMail:
+    return InboundMail(
+        store=world.tickets,
+        directory=FakeDirectory(),
+        customers=world.customers,
+        activity=world.customers.activity,
+        limits=AttachmentLimits(),
+    )
+
+
+def mail_from(sender: str, text: str, message_id: str) -> bytes:
+    message = EmailMessage()
+    message["From"], message["To"] = sender, "request@reply.example"
+    message["Message-ID"], message["Subject"] = message_id, "Re: your request"
+    message.set_content(text)
+    return message.as_bytes()
+
+
+async def test_an_answer_by_mail_is_a_comment_once_and_still_accepted_if_kafka_lags(
+    world: World,
+) -> None:
+    ticket_id = await submit(world, account="acc-1001")
+    receiver = inbound(world)
+    raw = mail_from("alice@example.com", "Here you go", "<m1@example.com>")
+    first = await receiver.receive(ticket_id, "alice@example.com", raw)
+    again = await receiver.receive(ticket_id, "alice@example.com", raw)
+    assert (first.verdict, again.verdict) == (Verdict.ADDED, Verdict.ADDED)
+    comments = [e for e in world.published(CommentAdded) if isinstance(e, CommentAdded)]
+    assert [(c.body, c.source) for c in comments] == [("Here you go", "email")]  # once
+    world.publisher.fail = True  # the broker away: recorded in the outbox, so accepted
+    late = mail_from("alice@example.com", "Another one", "<m2@example.com>")
+    assert (await receiver.receive(ticket_id, "alice@example.com", late)).verdict is Verdict.ADDED
+    assert any("Another one" in e.payload for e in world.tickets.tickets[ticket_id].outbox)
+
+
+async def test_mail_from_anyone_else_or_too_often_is_not_added(world: World) -> None:
+    ticket_id = await submit(world, account="acc-1001")
+    receiver = inbound(world)
+    forged = mail_from("bob@example.com", "Let me in", "<f1@example.org>")
+    refused = await receiver.receive(ticket_id, "bob@example.com", forged)
+    assert (refused.verdict, refused.reason) == (Verdict.REFUSED, "wrong_sender")
+    mixed = mail_from("alice@example.com", "Spoofed envelope", "<f2@example.org>")
+    assert (await receiver.receive(ticket_id, "bob@example.com", mixed)).reason == "wrong_sender"
+    for n in range(5):  # the account's comment limit (5 in this world)
+        raw = mail_from("alice@example.com", f"Flood {n}", f"<flood{n}@example.com>")
+        await receiver.receive(ticket_id, "alice@example.com", raw)
+    flood = mail_from("alice@example.com", "Flood!", "<flood-x@example.com>")
+    limited = await receiver.receive(ticket_id, "alice@example.com", flood)
+    assert (limited.verdict, limited.reason) == (Verdict.REFUSED, "rate_limited")
+    assert not any("Let me in" in str(e) for _, e in world.publisher.events)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+from email.utils import parseaddr
 
 TAG_LENGTH = 16  # hex digits: 64 bits, far beyond guessing at the rate a receiver accepts mail
 _LOCAL = re.compile(
@@ -28,7 +29,7 @@ def reply_address(ticket_id: str, secret: str, domain: str) -> str:
 def ticket_of(address: str, secret: str, domain: str) -> str | None:
     """The ticket id an address was made for, or None (another domain, no tag, a forged or
     another request's tag). Compared in constant time."""
-    local, _, host = address.strip().strip("<>").rpartition("@")
+    local, _, host = parseaddr(address)[1].rpartition("@")
     if host.lower() != domain.lower():
         return None
     match = _LOCAL.fullmatch(local.lower())
