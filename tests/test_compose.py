@@ -65,7 +65,12 @@ APP_SERVICES = (
     AppService("notifier", NotifierSettings, 8003, uses_mongo=True),
     AppService("history", HistorySettings, 8004, uses_mongo=True),
     AppService(
-        "intake-mail", IntakeSettings, 8005, uses_mongo=True, module="intake.mail_app", package="intake"
+        "intake-mail",
+        IntakeSettings,
+        8005,
+        uses_mongo=True,
+        module="intake.mail_app",
+        package="intake",
     ),
 )
 BY_NAME = {s.name: s for s in APP_SERVICES}

@@ -91,6 +91,8 @@ async def test_every_readme_example_runs_as_written(
         "KAFKA_PORT": str(ports.kafka),
         "MONGO_PORT": str(ports.mongo),
         "SMTP_PORT": str(ports.smtp),
+        "MAIL_PORT": str(ports.mail),
+        "MAIL_HTTP_PORT": str(ports.intake_mail),
         **{f"{s.upper()}_PORT": str(ports.service(s)) for s in SERVICES},
     }
     state = tmp_path / "state.sh"

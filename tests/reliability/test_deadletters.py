@@ -136,6 +136,7 @@ async def test_list_then_redrive_after_the_fix(smtp_refusing_once: EmbeddedStack
         stack, "redrive", "--topic", "tickets.submitted", "--offset", f"{p.partition}:{p.offset}"
     )
     assert "re-drove 1 message" in out
+
     async def parked_again() -> list[DeadLetter] | None:
         found = await letters_where(stack, event_type="(not JSON)", redrives=1)
         mine = [d for d in found if d.key == poison_key.encode()]  # other tests re-drive too

@@ -35,6 +35,7 @@ The help desk is running on the embedded stack. Ctrl-C stops everything.
   Kafka (Tansu)      {config.kafka_bootstrap}
   MongoDB            {config.mongo_url}
   SMTP               {config.host}:{config.ports.smtp}  -> Maildir {config.maildir}/new/
+  Mail receiver      {config.host}:{config.ports.mail}  (customers' e-mail answers, SMTP)
 
 Try it (in another terminal):
 

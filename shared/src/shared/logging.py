@@ -81,7 +81,7 @@ def configure_logging(
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("aiokafka", "pymongo", "uvicorn.access"):
+    for noisy in ("aiokafka", "pymongo", "uvicorn.access", "mail.log"):  # mail.log: aiosmtpd
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     structlog.contextvars.bind_contextvars(service=service)
 

@@ -39,8 +39,8 @@ Fault = Callable[[EmbeddedStack], Awaitable[None]]
 class Result:
     scenario: str
     sent: int = 0
-    routed: int = 0
-    emails: int = 0
+    routed: int | None = 0  # None: not part of the scenario (shown as -)
+    emails: int | None = 0
     history: int = 0
     lost: int = 0
     duplicated: int = 0

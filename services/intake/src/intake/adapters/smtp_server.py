@@ -2,7 +2,8 @@
 request's reply address per message, checked at RCPT time; the message handed to the use case
 at DATA time and accepted once it is recorded. The answer never says whether a request
 exists: a forged or unknown tag is refused at RCPT (550, like any unknown address), anything
-else is answered 250, added or not; only a failure of the infrastructure is 451 (try later).
+else is answered 250, added or not; a failure of the infrastructure, or an account over its
+rate, is 451 (the sending MTA keeps the message and tries again later).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from intake.service.inbound import InboundMail
+from intake.service.inbound import InboundMail, Verdict
 from shared.contracts.reply_address import ticket_of
 from shared.kafka.errors import TRANSIENT_ERRORS
 from shared.logging import get_logger
@@ -42,10 +43,12 @@ class ReplyHandler:
         raw = envelope.original_content or envelope.content or b""
         content = raw if isinstance(raw, bytes) else raw.encode()
         try:
-            await self._receiver.receive(ticket_id, envelope.mail_from or "", content)
+            received = await self._receiver.receive(ticket_id, envelope.mail_from or "", content)
         except TRANSIENT_ERRORS as exc:
             log.warning("inbound mail deferred", error=repr(exc))
             return "451 4.3.0 Temporary failure; try again later"
+        if received.verdict is Verdict.DEFERRED:
+            return "451 4.7.1 Too many messages for now; try again later"
         return "250 2.0.0 Accepted"
 
 

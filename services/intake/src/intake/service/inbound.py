@@ -54,6 +54,7 @@ class Verdict(StrEnum):
     ADDED = "added"
     DROPPED = "dropped"  # a machine's, or for no request we know: nothing recorded
     REFUSED = "refused"  # recorded for the agents, not added
+    DEFERRED = "deferred"  # not now: the sending MTA keeps it and tries again later
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +124,9 @@ class InboundMail:
         try:
             await self._add(ticket, identity, text, files)
         except RateLimitedError:
-            return Received(Verdict.REFUSED, "rate_limited")  # not recorded: that would flood
+            # Not refused for good: the sender's MTA queues it and tries later, so a customer
+            # who writes a lot loses nothing, and a flood costs its sender, not us.
+            return Received(Verdict.DEFERRED, "rate_limited")
         except PublishFailedError:
             pass  # recorded in the outbox: the relay publishes it; the mail is accepted
         return Received(Verdict.ADDED)
