@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from shared.contracts.events import ALL_EVENT_TYPES, Envelope
+from shared.contracts.events import ALL_EVENT_TYPES, Model
 
 SCHEMAS = Path(__file__).with_name("schemas")
 pytestmark = pytest.mark.unit
@@ -38,7 +38,7 @@ def incompatibilities(pinned: dict[str, Any], current: dict[str, Any], path: str
 
 
 @pytest.mark.parametrize("event_type", ALL_EVENT_TYPES, ids=lambda t: t.__name__)
-def test_schema_matches_pin(event_type: type[Envelope]) -> None:
+def test_schema_matches_pin(event_type: type[Model]) -> None:
     pin = SCHEMAS / f"{event_type.__name__}.v1.json"
     current = event_type.model_json_schema()
     if os.environ.get("UPDATE_SCHEMAS") == "1" or not pin.exists():
@@ -71,5 +71,5 @@ def test_every_event_type_is_pinned() -> None:
 
 
 @pytest.mark.parametrize("event_type", ALL_EVENT_TYPES, ids=lambda t: t.__name__)
-def test_event_type_literal_is_the_class_name(event_type: type[Envelope]) -> None:
+def test_event_type_literal_is_the_class_name(event_type: type[Model]) -> None:
     assert event_type.model_fields["event_type"].default == event_type.__name__

@@ -32,6 +32,16 @@ class BatchConsumerSettings(BaseSettings):
     )
 
 
+def require_production_secret(settings: object, secret: str, development: str, name: str) -> None:
+    """A secret shared between services must not keep its development value in production."""
+    if getattr(settings, "environment", "development") != "production":
+        return
+    if secret == development or len(secret) < 32:
+        raise InsecureConfigurationError(
+            f"production needs {name} of 32+ characters that is not the development key"
+        )
+
+
 # Signs development reply addresses only; production refuses to start with it.
 DEVELOPMENT_REPLY_SECRET = "development-only-reply-address-key"  # noqa: S105
 
@@ -52,13 +62,58 @@ class ReplyAddressSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _no_development_reply_secret_in_production(self) -> Self:
-        if getattr(self, "environment", "development") != "production":
-            return self
-        secret = self.reply_key
-        if secret == DEVELOPMENT_REPLY_SECRET or len(secret) < 32:
-            raise InsecureConfigurationError(
-                "production needs REPLY_SECRET of 32+ characters that is not the development key"
-            )
+        require_production_secret(self, self.reply_key, DEVELOPMENT_REPLY_SECRET, "REPLY_SECRET")
+        return self
+
+
+DEVELOPMENT_RECOVERY_SECRET = "development-only-account-recovery-key"  # noqa: S105
+
+
+class RecoveryLinkSettings(BaseSettings):
+    """The one-time account-recovery links (shared.contracts.recovery): the notifier signs
+    them, the intake honours them; both must hold the same secret."""
+
+    recovery_secret: SecretStr = Field(
+        default=SecretStr(DEVELOPMENT_RECOVERY_SECRET),
+        description="HMAC key of the recovery links; 32+ characters in production",
+    )
+    recovery_link_minutes: int = Field(
+        default=30, ge=5, le=24 * 60, description="How long a recovery link works"
+    )
+
+    @property
+    def recovery_key(self) -> str:
+        return self.recovery_secret.get_secret_value()
+
+    @model_validator(mode="after")
+    def _no_development_recovery_secret_in_production(self) -> Self:
+        require_production_secret(
+            self, self.recovery_key, DEVELOPMENT_RECOVERY_SECRET, "RECOVERY_SECRET"
+        )
+        return self
+
+
+DEVELOPMENT_CLASSIFY_TOKEN = "development-only-classify-token"  # noqa: S105
+
+
+class ClassifyTokenSettings(BaseSettings):
+    """The bearer token of the router's `POST /v1/classify` (service to service): the router
+    accepts it, the intake sends it."""
+
+    classify_token: SecretStr = Field(
+        default=SecretStr(DEVELOPMENT_CLASSIFY_TOKEN),
+        description="Bearer token of POST /v1/classify; 32+ characters in production",
+    )
+
+    @property
+    def classify_key(self) -> str:
+        return self.classify_token.get_secret_value()
+
+    @model_validator(mode="after")
+    def _no_development_classify_token_in_production(self) -> Self:
+        require_production_secret(
+            self, self.classify_key, DEVELOPMENT_CLASSIFY_TOKEN, "CLASSIFY_TOKEN"
+        )
         return self
 
 

@@ -110,6 +110,10 @@ class RoutingDecision(Model):
     model_version: str
     runner_up: tuple[TeamScore, ...] = ()
     required_documents_missing: bool = False
+    required_documents: tuple[str, ...] = Field(
+        default=(),
+        description="Ids (catalog `documents`) of what the request needs, when it needs any",
+    )
     flags: tuple[str, ...] = Field(default=(), description="Guidance flags, e.g. several_accounts")
 
 
@@ -305,6 +309,26 @@ NotificationEvent = Annotated[
     NotificationSent | NotificationFailed, Field(discriminator="event_type")
 ]
 
+# --- accounts.recovery -------------------------------------------------------------------
+
+
+class AccountRecoveryRequested(Model):
+    """Someone who cannot sign in (2FA lost) asked for a recovery link for this account: the
+    notifier mails a one-time link to the account's own address. An account event, not a
+    ticket's (no request exists yet): keyed by account id, on its own topic. The link itself
+    never travels: the notifier signs `recovery_id` (shared.contracts.recovery)."""
+
+    event_id: UUID = Field(default_factory=uuid4, description="Unique per event; the dedup key")
+    event_type: Literal["AccountRecoveryRequested"] = "AccountRecoveryRequested"
+    schema_version: Literal[1] = 1
+    occurred_at: UtcDatetime = Field(default_factory=utcnow)
+    account_id: AccountId
+    correlation_id: str = Field(min_length=1, max_length=128)
+    recovery_id: str = Field(pattern=r"^[A-Za-z0-9_-]{22,64}$")
+    expires_at: UtcDatetime
+    locale: str = "en"
+
+
 AnyEvent = Annotated[
     TicketSubmitted
     | TicketRouted
@@ -325,7 +349,7 @@ AnyEvent = Annotated[
     Field(discriminator="event_type"),
 ]
 
-ALL_EVENT_TYPES: tuple[type[Envelope], ...] = (
+ALL_EVENT_TYPES: tuple[type[Model], ...] = (
     TicketSubmitted,
     TicketRouted,
     TicketAssigned,
@@ -342,12 +366,16 @@ ALL_EVENT_TYPES: tuple[type[Envelope], ...] = (
     InboundMailRefused,
     NotificationSent,
     NotificationFailed,
+    AccountRecoveryRequested,
 )
 
 any_event_adapter: TypeAdapter[AnyEvent] = TypeAdapter(AnyEvent)
 activity_event_adapter: TypeAdapter[ActivityEvent] = TypeAdapter(ActivityEvent)
 notification_event_adapter: TypeAdapter[NotificationEvent] = TypeAdapter(NotificationEvent)
 team_message_adapter: TypeAdapter[TeamMessage] = TypeAdapter(TeamMessage)
+recovery_event_adapter: TypeAdapter[AccountRecoveryRequested] = TypeAdapter(
+    AccountRecoveryRequested
+)
 
 _ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: read aloud on the phone
 

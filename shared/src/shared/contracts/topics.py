@@ -27,6 +27,11 @@ class Topics:
     def notifications(self) -> str:
         return f"{self.prefix}notifications"
 
+    @property
+    def recovery(self) -> str:
+        """Account-recovery requests (AccountRecoveryRequested): intake → notifier only."""
+        return f"{self.prefix}accounts.recovery"
+
     def team(self, team: str) -> str:
         return f"{self.prefix}team.{team}"
 
@@ -48,5 +53,5 @@ class Topics:
         return (self.submitted, self.routed, self.activity, self.notifications)
 
     def all_topics(self, teams: tuple[str, ...]) -> tuple[str, ...]:
-        base = self.event_topics() + tuple(self.team(t) for t in teams)
-        return base + tuple(self.dlq(t) for t in self.event_topics())
+        consumed = (*self.event_topics(), self.recovery)
+        return (*consumed, *(self.team(t) for t in teams), *(self.dlq(t) for t in consumed))

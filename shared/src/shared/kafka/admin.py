@@ -17,9 +17,10 @@ DLQ_PARTITIONS = 1
 
 
 def topic_plan(topics: Topics, teams: Iterable[str]) -> dict[str, int]:
-    plan = dict.fromkeys(topics.event_topics(), EVENT_TOPIC_PARTITIONS)
+    consumed = (*topics.event_topics(), topics.recovery)
+    plan = dict.fromkeys(consumed, EVENT_TOPIC_PARTITIONS)
     plan.update({topics.team(team): TEAM_TOPIC_PARTITIONS for team in teams})
-    plan.update({name + DLQ_SUFFIX: DLQ_PARTITIONS for name in topics.event_topics()})
+    plan.update({name + DLQ_SUFFIX: DLQ_PARTITIONS for name in consumed})
     return plan
 
 
