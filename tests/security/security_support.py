@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,10 +20,17 @@ from shared.settings import DEVELOPMENT_JWT_SECRET, ServiceSettings
 
 _SETTINGS = ServiceSettings()
 
-# Routes anyone may call: probes, the docs (development only; /asyncapi* too) and the sign-in form
-# (which takes the token in its body and is tested on its own).
+# Routes anyone may call: probes, the docs (development only; /asyncapi* too), the sign-in form
+# (which takes the token in its body and is tested on its own), and account recovery, for the
+# customer who cannot sign in (its credential is the mailed link: tests/security/
+# test_page_forms.py and the intake's recovery tests).
 PUBLIC = frozenset(
     {
+        "/static/style.css",
+        "/static/suggest.js",
+        "/v1/account-recovery",
+        "/v1/account-recovery/link",
+        "/v1/account-recovery/request",
         "/healthz",
         "/readyz",
         "/docs",
@@ -129,6 +137,8 @@ async def operations(stack: EmbeddedStack, service: str) -> list[Operation]:
         found += [
             Operation(service, "GET", "/my-activities", {}),
             Operation(service, "GET", "/my-activities/{ticket_id}", {}),
+            Operation(service, "GET", "/my-activities/{ticket_id}/attachments/{attachment_id}", {}),
+            Operation(service, "GET", "/requests/new", {}),
         ]
     return [op for op in found if op.path not in PUBLIC and not op.path.startswith("/asyncapi")]
 
@@ -158,3 +168,11 @@ async def submit_ticket(
     assert response.status_code == 202, response.text
     accepted: dict[str, Any] = response.json()
     return accepted
+
+
+async def csrf_of(browser: httpx.AsyncClient, path: str = "/my-activities") -> str:
+    """The CSRF token a page puts in its forms, for this client's cookie jar (its browser)."""
+    page = await browser.get(path)
+    found = re.search(r'name="csrf_token" value="([0-9a-f]{64})"', page.text)
+    assert found is not None, f"no form on {path}: {page.status_code}"
+    return found.group(1)

@@ -11,7 +11,7 @@ from devstack.stack import SERVICES, EmbeddedStack
 from devstack.testing import bearer
 from shared.contracts.identity import Role
 
-from .security_support import hostile_tokens, operations, submit_ticket
+from .security_support import csrf_of, hostile_tokens, operations, submit_ticket
 
 pytestmark = pytest.mark.e2e
 
@@ -46,9 +46,11 @@ async def test_every_route_refuses_hostile_tokens(services: EmbeddedStack) -> No
                         where = f"{service} {op.method} {op.path} {reason} via {how}"
                         assert response.status_code == 401, where
                         assert "Card not arrived" not in response.text, where
-    # Only intake and history have authenticated routes; router and notifier serve probes and
-    # docs alone (a new route there would be listed, and would have to refuse these tokens).
-    assert checked["router"] == checked["notifier"] == 0
+    # The notifier serves probes and docs alone, the router its classification for the intake
+    # (a service token, so every user token is refused); a new route there would be listed,
+    # and would have to refuse these tokens.
+    assert checked["notifier"] == 0
+    assert checked["router"] == 1
     assert checked["intake"] >= 7
     assert checked["history"] >= 5
 
@@ -56,15 +58,20 @@ async def test_every_route_refuses_hostile_tokens(services: EmbeddedStack) -> No
 async def test_sign_in_form_refuses_hostile_tokens(services: EmbeddedStack) -> None:
     url = services.config.url("history")
     async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+        csrf = await csrf_of(client)
         for reason, token in hostile_tokens().items():
             response = await client.post(
-                "/my-activities/session", data={"token": token}, headers={"Origin": url}
+                "/my-activities/session",
+                data={"token": token, "csrf_token": csrf},
+                headers={"Origin": url},
             )
             assert response.status_code == 401, reason
             assert "helpdesk_session" not in response.headers.get("set-cookie", ""), reason
         genuine = bearer("acc-1001")["Authorization"].removeprefix("Bearer ")
         accepted = await client.post(
-            "/my-activities/session", data={"token": genuine}, headers={"Origin": url}
+            "/my-activities/session",
+            data={"token": genuine, "csrf_token": csrf},
+            headers={"Origin": url},
         )
         assert accepted.status_code == 303
         assert "helpdesk_session" in accepted.headers["set-cookie"]

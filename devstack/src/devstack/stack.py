@@ -125,7 +125,10 @@ class StackConfig:
                 "PUBLIC_BASE_URL": self.url("history"),
             }
         if service == "history":
-            env |= {"INTAKE_PUBLIC_URL": self.url("intake")}
+            # The pages forward what customers write to the intake's API.
+            env |= {"INTAKE_PUBLIC_URL": self.url("intake"), "INTAKE_URL": self.url("intake")}
+        if service == "intake":  # the form's suggestions: the router's POST /v1/classify
+            env |= {"ROUTER_URL": self.url("router")}
         if service == MAIL_RECEIVER:
             env |= {"MAIL_HOST": self.host, "MAIL_PORT": str(self.ports.mail)}
         resolved = {prefix + key: value for key, value in env.items()}

@@ -65,8 +65,16 @@ class Browser:
     @classmethod
     @asynccontextmanager
     async def start(
-        cls, chromium: Path, chromedriver: Path, *, extra_args: Sequence[str] = ()
+        cls,
+        chromium: Path,
+        chromedriver: Path,
+        *,
+        extra_args: Sequence[str] = (),
+        javascript: bool = True,
+        language: str | None = None,
     ) -> AsyncIterator[Browser]:
+        """`javascript=False`: a browser with script switched off (Chromium's content
+        setting), to prove a page works without it; `language`: its Accept-Language."""
         port = free_port()
         driver = await asyncio.create_subprocess_exec(
             str(chromedriver),
@@ -91,7 +99,12 @@ class Browser:
                                 "goog:loggingPrefs": {"browser": "ALL"},  # for console()
                                 "goog:chromeOptions": {
                                     "binary": str(chromium),
-                                    "args": [*CHROMIUM_ARGS, *extra_args],
+                                    "args": [
+                                        *CHROMIUM_ARGS,
+                                        *([f"--lang={language}"] if language else []),
+                                        *extra_args,
+                                    ],
+                                    "prefs": _preferences(javascript, language),
                                 },
                             }
                         }
@@ -147,6 +160,23 @@ class Browser:
         await self._call("POST", f"/element/{element}/clear", {})
         await self._call("POST", f"/element/{element}/value", {"text": text})
 
+    async def attach(self, css: str, *paths: Path) -> None:
+        """Choose files in a file input, as the customer's file dialog would."""
+        element = await self.find(css)
+        text = "\n".join(str(p.resolve()) for p in paths)
+        await self._call("POST", f"/element/{element}/value", {"text": text})
+
+    async def select(self, css: str, value: str) -> None:
+        await self.click(f"{css} option[value='{value}']")
+
+    async def value_of(self, css: str) -> str:
+        value: str = await self._call("GET", f"/element/{await self.find(css)}/property/value")
+        return value
+
+    async def url(self) -> str:
+        url: str = await self._call("GET", "/url")
+        return url
+
     async def click(self, css: str) -> None:
         await self._call("POST", f"/element/{await self.find(css)}/click", {})
 
@@ -166,6 +196,15 @@ class Browser:
             await self._call("POST", "/window/rect", {"width": 1280, "height": int(height) + 120})
         png = base64.b64decode(await self._call("GET", "/screenshot"))
         await asyncio.to_thread(_write, path, png)
+
+
+def _preferences(javascript: bool, language: str | None) -> dict[str, Any]:
+    preferences: dict[str, Any] = {}
+    if not javascript:
+        preferences["profile.managed_default_content_settings.javascript"] = 2  # block
+    if language:
+        preferences["intl.accept_languages"] = language
+    return preferences
 
 
 def _write(path: Path, data: bytes) -> None:

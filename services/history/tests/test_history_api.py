@@ -19,9 +19,9 @@ from devstack.stack import EmbeddedStack
 from devstack.testing import bearer
 from history.adapters.mongo import MongoRequestRepository
 from history.app import build
+from history.pages.session import SESSION_COOKIE
 from history.service import HistoryService
 from history.settings import HistorySettings
-from history.web import SESSION_COOKIE
 from shared.contracts.identity import Role
 from shared.contracts.statuses import Status
 
@@ -230,12 +230,27 @@ async def test_stats_window_is_validated(site: Site) -> None:
 # -- the page -------------------------------------------------------------------------------
 
 
+async def csrf_of(browser: httpx.AsyncClient, path: str = "/my-activities") -> str:
+    """The CSRF token a page puts in its forms, for this browser (its cookie jar)."""
+    page = await browser.get(path)
+    found = re.search(r'name="csrf_token" value="([0-9a-f]{64})"', page.text)
+    assert found is not None, page.text
+    return found.group(1)
+
+
+SAME_SITE = {"Origin": BASE_URL, "Sec-Fetch-Site": "same-origin"}
+
+
 async def test_sign_in_sets_a_strict_http_only_cookie_the_page_accepts(site: Site) -> None:
     async with site.browser() as browser:
         signed_in = await browser.post(
             "/my-activities/session",
-            data={"token": token(ALICE), "next": f"/my-activities/{site.alice[0]}"},
-            headers={"Origin": BASE_URL, "Sec-Fetch-Site": "same-origin"},
+            data={
+                "token": token(ALICE),
+                "next": f"/my-activities/{site.alice[0]}",
+                "csrf_token": await csrf_of(browser),
+            },
+            headers=SAME_SITE,
         )
         assert signed_in.status_code == 303
         assert signed_in.headers["location"] == f"/my-activities/{site.alice[0]}"
@@ -243,17 +258,23 @@ async def test_sign_in_sets_a_strict_http_only_cookie_the_page_accepts(site: Sit
         assert cookie.startswith(f"{SESSION_COOKIE}=")
         assert "HttpOnly" in cookie
         assert "SameSite=strict" in cookie
-        assert "Path=/my-activities" in cookie
+        assert "Path=/;" in cookie  # every page: My activities, Submit a request
         assert "Secure" not in cookie  # development serves http; production sets it
         page = await browser.get(signed_in.headers["location"])
         assert page.status_code == 200
         assert "Withdrawal (BTC) stuck" in page.text
         assert 'action="/my-activities/session/end"' in page.text  # sign out offered
-        # the cookie opens the page only: the JSON API wants the header
+        # the cookie opens the pages only: the JSON API wants the header
         api = await browser.get("/v1/accounts/me/activities")
         assert api.status_code == 401
 
-        signed_out = await browser.post("/my-activities/session/end")
+        forged = await browser.post("/my-activities/session/end", headers=SAME_SITE)
+        assert forged.status_code == 403  # no CSRF token: not our page's form
+        signed_out = await browser.post(
+            "/my-activities/session/end",
+            data={"csrf_token": await csrf_of(browser)},
+            headers=SAME_SITE,
+        )
         assert signed_out.status_code == 303
         assert "Max-Age=0" in signed_out.headers["set-cookie"]
         assert (await browser.get("/my-activities")).status_code == 401
@@ -265,32 +286,52 @@ async def test_sign_in_sets_a_strict_http_only_cookie_the_page_accepts(site: Sit
         {"Origin": "https://evil.example"},
         {"Sec-Fetch-Site": "cross-site"},
         {"Origin": "null"},
+        {},  # no CSRF token at all
     ],
 )
 async def test_sign_in_refuses_cross_site_forms(site: Site, headers: dict[str, str]) -> None:
-    response = await site.client.post(
-        "/my-activities/session", data={"token": token(ALICE)}, headers=headers
-    )
-    assert response.status_code == 403
-    assert "set-cookie" not in response.headers
+    async with site.browser() as browser:
+        csrf = await csrf_of(browser) if headers else ""
+        response = await browser.post(
+            "/my-activities/session",
+            data={"token": token(ALICE), "csrf_token": csrf},
+            headers=headers,
+        )
+        assert response.status_code == 403
+        assert SESSION_COOKIE not in response.headers.get("set-cookie", "")
+
+
+async def test_another_browsers_csrf_token_is_refused(site: Site) -> None:
+    async with site.browser() as victim, site.browser() as attacker:
+        attackers_token = await csrf_of(attacker)
+        await csrf_of(victim)  # the victim has a CSRF cookie of its own
+        response = await victim.post(
+            "/my-activities/session",
+            data={"token": token(ALICE), "csrf_token": attackers_token},
+            headers=SAME_SITE,
+        )
+        assert response.status_code == 403
 
 
 async def test_sign_in_refuses_bad_tokens_dashboards_and_foreign_redirects(site: Site) -> None:
-    bad = await site.client.post("/my-activities/session", data={"token": "nope"})
-    assert bad.status_code == 401
-    assert "not valid" in bad.text
-    assert "set-cookie" not in bad.headers
-    dashboard = await site.client.post(
-        "/my-activities/session", data={"token": token("dash-1", Role.DASHBOARD)}
-    )
-    assert dashboard.status_code == 401
-    for target in ("https://evil.example/", "//evil.example", "/my-activities/../v1/stats"):
-        redirected = await site.client.post(
-            "/my-activities/session", data={"token": token(ALICE), "next": target}
-        )
-        assert redirected.headers["location"] == "/my-activities"
     async with site.browser() as browser:
-        browser.cookies.set(SESSION_COOKIE, "stale", domain="history.test", path="/my-activities")
+
+        async def sign_in(**fields: str) -> httpx.Response:
+            data = fields | {"csrf_token": await csrf_of(browser)}
+            return await browser.post("/my-activities/session", data=data, headers=SAME_SITE)
+
+        bad = await sign_in(token="nope")
+        assert bad.status_code == 401
+        assert "not valid" in bad.text
+        assert SESSION_COOKIE not in bad.headers.get("set-cookie", "")
+        dashboard = await sign_in(token=token("dash-1", Role.DASHBOARD))
+        assert dashboard.status_code == 401
+        for target in ("https://evil.example/", "//evil.example", "/my-activities/../v1/stats"):
+            redirected = await sign_in(token=token(ALICE), next=target)
+            assert redirected.headers["location"] == "/my-activities"
+        browser.cookies.clear()
+    async with site.browser() as browser:
+        browser.cookies.set(SESSION_COOKIE, "stale", domain="history.test", path="/")
         expired = await browser.get("/my-activities")
         assert expired.status_code == 401
         assert "expired" in expired.text
@@ -315,7 +356,7 @@ async def test_page_is_accessible_escaped_and_locked_down(site: Site) -> None:
     assert "frame-ancestors 'none'" in headers["content-security-policy"]
     assert headers["cache-control"] == "no-store"
     assert headers["x-content-type-options"] == "nosniff"
-    css = await site.client.get("/my-activities/static/style.css")
+    css = await site.client.get("/static/style.css")
     assert css.status_code == 200
     assert css.headers["content-type"].startswith("text/css")
 
@@ -357,8 +398,8 @@ async def test_request_page_shows_the_timeline(site: Site) -> None:
     page = await site.client.get(f"/my-activities/{site.alice[2]}", headers=bearer(ALICE))
     assert page.status_code == 200
     assert f"<h1>Request {site.alice[2]}</h1>" in page.text
-    assert "<h2>Timeline</h2>" in page.text
-    assert "Request submitted" in page.text
+    assert "<h2>Conversation</h2>" in page.text
+    assert "You submitted the request" in page.text
     assert "Support replied" in page.text
     assert "secret reply" in page.text  # the agent's reply, for its owner
     missing = await site.client.get("/my-activities/AAAA-AAAA-AAAA", headers=bearer(ALICE))

@@ -207,7 +207,7 @@ async def test_the_page_in_a_browser(
     token = bearer(ACCOUNT)["Authorization"].removeprefix("Bearer ")
     async with Browser.start(*browser_binaries) as browser:
         await browser.open(f"{base}/my-activities")
-        assert await browser.text_of("h1") == "Sign in to My activities"
+        assert await browser.text_of("h1") == "Sign in to the Help Centre"
         await browser.type("#token", token)
         await browser.click("form[action='/my-activities/session'] button")
         await browser.find("table")
@@ -232,7 +232,7 @@ async def test_the_page_in_a_browser(
         await browser.click(f"a[href='/my-activities/{flow.ticket_id}']")
         assert await browser.text_of("h1") == f"Request {flow.ticket_id}"
         timeline = await browser.text_of("ol.timeline")
-        for step in ("Request submitted", "Support replied", "Status: Solved"):
+        for step in ("You submitted the request", "Support replied", "Status: Solved"):
             assert step in timeline
         assert "We found your withdrawal" in timeline
         # The team's business stays with the team: no team, no routing, no e-mail records.

@@ -19,7 +19,7 @@ from devstack.stack import EmbeddedStack, free_port
 from shared.mongo import Document
 from shared.waiting import wait_until
 
-from .intake_support import PINNED, IntakeUnderTest
+from .intake_support import PINNED, IntakeUnderTest, serve_app, stub_router
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -29,7 +29,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="session")
-async def intake_server(infra: EmbeddedStack) -> AsyncIterator[IntakeUnderTest]:
+async def router_stub(infra: EmbeddedStack) -> AsyncIterator[str]:
+    async with serve_app(stub_router(), infra.config.host, free_port()) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+async def intake_server(infra: EmbeddedStack, router_stub: str) -> AsyncIterator[IntakeUnderTest]:
     config = infra.config
     port = free_port()
     argv = [
@@ -45,6 +51,7 @@ async def intake_server(infra: EmbeddedStack) -> AsyncIterator[IntakeUnderTest]:
         "--no-access-log",
     ]
     env = config.service_env("intake") | PINNED | {"INTAKE_PORT": str(port)}
+    env["INTAKE_ROUTER_URL"] = router_stub
     log_file = config.log_dir / "intake-under-test.log" if config.log_dir else None
     process = ManagedProcess("intake-test", argv, env=env, log_file=log_file)
     await process.start()

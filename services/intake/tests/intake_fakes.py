@@ -13,9 +13,11 @@ from intake.domain.attachments import CheckedFile
 from intake.domain.idempotency import IdempotencyRecord, RecordState
 from intake.domain.outbox import OutboxEntry, RecordChange, RecordedEvent
 from intake.domain.ratelimit import RateDecision, Slot, take_slot
+from intake.domain.recovery import RecoveryGrant
 from intake.ports import StoredAttachment, TicketRecord
 from shared.contracts.directory import DEMO_ACCOUNTS, AccountRecord
 from shared.contracts.events import (
+    AccountRecoveryRequested,
     AttachmentRef,
     Envelope,
     RequestContent,
@@ -29,10 +31,10 @@ from shared.contracts.statuses import Status
 
 @dataclass
 class FakePublisher:
-    events: list[tuple[str, Envelope]] = field(default_factory=list)
+    events: list[tuple[str, Envelope | AccountRecoveryRequested]] = field(default_factory=list)
     fail: bool = False
 
-    async def publish(self, topic: str, event: Envelope) -> None:
+    async def publish(self, topic: str, event: Envelope | AccountRecoveryRequested) -> None:
         await asyncio.sleep(0)
         if self.fail:
             raise ConnectionError("broker down")
@@ -250,3 +252,35 @@ class FakeDirectory:
 
     async def get(self, account_id: str) -> AccountRecord | None:
         return self.accounts.get(account_id)
+
+    async def find_by_email(self, email: str) -> AccountRecord | None:
+        return next((a for a in self.accounts.values() if a.email == email), None)
+
+
+@dataclass
+class FakeRecoveryStore:
+    grants: dict[str, RecoveryGrant] = field(default_factory=dict)
+
+    async def add(self, grant: RecoveryGrant) -> None:
+        self.grants[grant.recovery_id] = grant
+
+    async def get(self, recovery_id: str) -> RecoveryGrant | None:
+        return self.grants.get(recovery_id)
+
+    async def claim(self, recovery_id: str, now: datetime, lease: timedelta) -> bool:
+        await asyncio.sleep(0)
+        grant = self.grants.get(recovery_id)
+        if grant is None or grant.ticket_id is not None or grant.expires_at <= now:
+            return False
+        if grant.claimed_at is not None and grant.claimed_at > now - lease:
+            return False
+        self.grants[recovery_id] = replace(grant, claimed_at=now)
+        return True
+
+    async def complete(self, recovery_id: str, ticket_id: str) -> None:
+        self.grants[recovery_id] = replace(self.grants[recovery_id], ticket_id=ticket_id)
+
+    async def release(self, recovery_id: str) -> None:
+        grant = self.grants[recovery_id]
+        if grant.ticket_id is None:
+            self.grants[recovery_id] = replace(grant, claimed_at=None)

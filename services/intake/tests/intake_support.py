@@ -12,11 +12,15 @@ from typing import Any
 
 import uvicorn
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from fastapi import FastAPI, Request, Response
 
 from devstack.stack import EmbeddedStack
 from intake.app import build
 from intake.settings import IntakeSettings
+from shared.contracts.catalog import load_catalog
+from shared.contracts.classification import CategoryScore, Classification, ClassifyRequest
 from shared.http.app import ServiceApp
+from shared.settings import DEVELOPMENT_CLASSIFY_TOKEN
 from shared.waiting import wait_until
 
 # The limits the tests exercise, pinned against anything exported in the environment.
@@ -30,6 +34,11 @@ PINNED = {
     "INTAKE_DESCRIPTION_MIN_LENGTH": "10",
     "INTAKE_DESCRIPTION_MAX_LENGTH": "20000",
     "INTAKE_DATABASE": "intake",
+    "INTAKE_SUGGESTION_TIMEOUT_SECONDS": "0.5",
+    "INTAKE_SUGGESTION_RATE_LIMIT": "120",
+    "INTAKE_RECOVERY_RATE_LIMIT_PER_ADDRESS": "3",
+    "INTAKE_RECOVERY_RATE_LIMIT_PER_CLIENT": "1000",  # every test is the same client
+    "INTAKE_RECOVERY_LINK_MINUTES": "30",
 }
 
 
@@ -45,7 +54,9 @@ class IntakeUnderTest:
         return self.stack.config.kafka_bootstrap
 
 
-async def events_of(server: IntakeUnderTest, topic: str, ticket_id: str) -> list[dict[str, Any]]:
+async def events_of(
+    server: IntakeUnderTest, topic: str, ticket_id: str, *, field: str = "ticket_id"
+) -> list[dict[str, Any]]:
     """Every event of one ticket on `topic`, read to the end of the log as it is now. Intake
     answers only after Kafka acknowledged, so after a response this is exact: a count."""
     consumer = AIOKafkaConsumer(
@@ -70,11 +81,60 @@ async def events_of(server: IntakeUnderTest, topic: str, ticket_id: str) -> list
                     if record.offset >= ends[TopicPartition(record.topic, record.partition)]:
                         continue
                     event = json.loads(record.value or b"null")
-                    if isinstance(event, dict) and event.get("ticket_id") == ticket_id:
+                    if isinstance(event, dict) and event.get(field) == ticket_id:
                         found.append(event)
         return found
     finally:
         await consumer.stop()
+
+
+def stub_router() -> FastAPI:
+    """The router's POST /v1/classify as the intake sees it, answering from keywords: a real
+    HTTP peer for the intake's client, with a slow answer on demand ("slowly" in the text)."""
+    app = FastAPI()
+    catalog = load_catalog()
+
+    @app.post("/v1/classify")
+    async def classify(request: Request) -> Response:
+        if request.headers.get("authorization") != f"Bearer {DEVELOPMENT_CLASSIFY_TOKEN}":
+            return Response(status_code=401)
+        asked = ClassifyRequest.model_validate_json(await request.body())
+        text = f"{asked.subject} {asked.description}".lower()
+        if "slowly" in text:
+            await asyncio.sleep(5)  # far beyond the intake's timeout: it must not wait
+        category, documents = "technical", tuple[str, ...]()
+        if "withdraw" in text:
+            category = "withdrawals"
+        elif "2fa" in text:
+            category, documents = "disable-2fa", ("id-front", "selfie-with-id")
+        found = catalog.category(category)
+        assert found is not None
+        answer = Classification(
+            team=found.team,
+            confidence=0.93,
+            rule="id-documents-2fa" if documents else None,
+            categories=(CategoryScore(id=found.id, label=found.label, probability=0.9),),
+            documents=catalog.documents_of(documents),
+            model_version="stub",
+        )
+        return Response(answer.model_dump_json(), media_type="application/json")
+
+    return app
+
+
+@contextlib.asynccontextmanager
+async def serve_app(app: Any, host: str, port: int) -> AsyncIterator[str]:
+    """Any ASGI app served by uvicorn on this event loop."""
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
+    )
+    task = asyncio.create_task(server.serve())
+    try:
+        await wait_until(lambda: _started(server, task), timeout=30, what="an in-process app")
+        yield f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 30)
 
 
 @contextlib.asynccontextmanager

@@ -51,6 +51,12 @@ class MongoAccountDirectory:
         document = await self._accounts.find_one({"_id": account_id})
         return AccountRecord.model_validate(document) if document else None
 
+    async def find_by_email(self, email: str) -> AccountRecord | None:
+        """The account whose sign-in address this is (the directory holds addresses
+        lower-cased), or None."""
+        document = await self._accounts.find_one({"email": email.strip().lower()})
+        return AccountRecord.model_validate(document) if document else None
+
     async def get_many(self, account_ids: Sequence[str]) -> dict[str, AccountRecord | None]:
         """Every asked id, with its record or None when the directory has none."""
         found: dict[str, AccountRecord | None] = dict.fromkeys(account_ids)

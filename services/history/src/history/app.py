@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from faststream_fastapi import FastStreamAPI
+import re
 
+from faststream_fastapi import FastStreamAPI
+from starlette.types import Scope
+
+from history.adapters.intake_client import HttpIntakeGateway
 from history.adapters.mongo import MongoRequestRepository
 from history.api import router as api_router
+from history.pages import router as page_router
 from history.service import HistoryService
 from history.settings import HistorySettings
-from history.web import router as page_router
 from shared.contracts.catalog import load_catalog
 from shared.contracts.events import AnyEvent, any_event_adapter
 from shared.http.app import ServiceApp, build_app, kafka_is_ready, service_lifespan
@@ -21,6 +25,18 @@ from shared.mongo import create_mongo_client, mongo_is_ready
 SERVICE = "history"
 
 
+# The pages' forms that carry files: their body may be as large as the intake allows.
+_UPLOAD_PAGES = re.compile(
+    r"^(/requests/new|/my-activities/[A-Z0-9-]{14}/documents|/account-recovery/[^/]+)$"
+)
+
+
+def page_body_cap(scope: Scope, settings: HistorySettings) -> int:
+    if scope["method"] == "POST" and _UPLOAD_PAGES.fullmatch(scope["path"]):
+        return settings.page_upload_max_bytes
+    return settings.max_body_bytes
+
+
 def create_app() -> FastStreamAPI:
     return build(HistorySettings()).asgi
 
@@ -29,7 +45,9 @@ def build(settings: HistorySettings) -> ServiceApp:
     topics = settings.topics
     mongo = create_mongo_client(settings, SERVICE)
     repository = MongoRequestRepository(mongo[settings.database][settings.collection])
-    service = HistoryService(repository, teams=load_catalog(settings.catalog_path).teams)
+    catalog = load_catalog(settings.catalog_path)
+    service = HistoryService(repository, teams=catalog.teams)
+    intake = HttpIntakeGateway(settings.intake_url, timeout_seconds=settings.intake_timeout_seconds)
     metrics = ServiceMetrics(SERVICE)
     broker = create_broker(
         settings, SERVICE, description="Builds the My-activities projection", metrics=metrics
@@ -54,13 +72,19 @@ def build(settings: HistorySettings) -> ServiceApp:
         service=SERVICE,
         title="Help Centre history",
         description="My activities: each customer's requests, statuses and timelines; "
-        "aggregates for dashboards; the My-activities page at /my-activities.",
+        "aggregates for dashboards; the pages for people: /my-activities, /requests/new,"
+        " /account-recovery.",
         settings=settings,
         broker=broker,
-        lifespan=service_lifespan(setup=[repository.ensure_indexes], close=[mongo.close]),
+        lifespan=service_lifespan(
+            setup=[repository.ensure_indexes], close=[mongo.close, intake.close]
+        ),
         readiness={"kafka": kafka_is_ready(broker), "mongo": lambda: mongo_is_ready(mongo)},
         routers=(api_router, page_router),
         metrics=metrics,
+        body_cap=lambda scope: page_body_cap(scope, settings),
     )
     built.http.state.history_service = service
+    built.http.state.intake_gateway = intake
+    built.http.state.catalog = catalog
     return built

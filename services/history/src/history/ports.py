@@ -1,10 +1,11 @@
-"""What the history service needs from its store, as a protocol (adapters implement it)."""
+"""What the history service needs from the outside world, as protocols (adapters implement
+them): its store, and the intake — where the pages send what customers write."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO, Protocol
 
 from history.domain.listing import ListQuery, Page
 from history.domain.projection import RequestView
@@ -36,3 +37,65 @@ class RequestRepository(Protocol):
         """One page of a team's queue; `Page.last_key` is a queue key."""
 
     async def stats(self, window: StatsWindow) -> Stats: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """A file a customer chose in a form, passed on as it came."""
+
+    filename: str
+    content_type: str
+    content: BinaryIO
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeAnswer:
+    """What the intake answered: its status and JSON body (problem+json for errors)."""
+
+    status: int
+    body: Any
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+
+@dataclass(frozen=True, slots=True)
+class Download:
+    status: int
+    headers: Mapping[str, str]
+    chunks: AsyncIterator[bytes]
+
+
+class IntakeUnavailableError(ConnectionError):
+    """The intake did not answer (down, or too slow): nothing was sent, or nothing is known."""
+
+
+class IntakeGateway(Protocol):
+    """The intake's HTTP API, as the pages use it: always as the signed-in customer (their
+    own token) or as the holder of a recovery link — the pages add no rights of their own."""
+
+    async def post_json(
+        self,
+        path: str,
+        body: Mapping[str, Any],
+        *,
+        token: str | None = None,
+        idempotency_key: str | None = None,
+        client: str | None = None,
+        locale: str | None = None,
+    ) -> IntakeAnswer: ...
+
+    async def post_form(
+        self,
+        path: str,
+        fields: Mapping[str, str],
+        files: Sequence[Upload],
+        *,
+        token: str | None = None,
+        idempotency_key: str | None = None,
+        client: str | None = None,
+    ) -> IntakeAnswer: ...
+
+    async def download(self, path: str, *, token: str) -> Download: ...

@@ -8,6 +8,7 @@ from faststream.kafka import KafkaBroker
 from faststream_fastapi import FastStreamAPI
 from starlette.types import Scope
 
+from intake.adapters.router_client import RouterClassifier
 from intake.api import ROUTERS, install_error_handlers
 from intake.api.dependencies import IntakeUseCases, UploadRules
 from intake.domain.attachments import MIB
@@ -24,7 +25,7 @@ from shared.mongo import create_mongo_client, mongo_is_ready
 SERVICE = "intake"
 FIRST_REPLY_BUCKETS = (60, 300, 900, 1800, 3600, 7200, 14400, 28800, 86400, 172800, 604800)
 # The endpoints that take files: their body may be as large as the files allowed, plus text.
-_UPLOAD_PATHS = re.compile(r"^/v1/tickets(/[^/]+/documents)?/?$")
+_UPLOAD_PATHS = re.compile(r"^/v1/(tickets(/[^/]+/documents)?|account-recovery/request)/?$")
 
 
 class RoutingOutcomes:
@@ -66,7 +67,19 @@ def build(settings: IntakeSettings) -> ServiceApp:
         description="Publishes customers' requests and agents' actions",
         metrics=metrics,
     )
-    wired = wire(settings, mongo, broker, observer=RoutingOutcomes(metrics))
+    suggestion_outcomes = metrics.counter(
+        "helpdesk_suggestions_total",
+        "Classifications asked of the router for the form's suggestions, by outcome (ok,"
+        " timeout, error): a timeout or error is a form without suggestions",
+        ("outcome",),
+    )
+    classifier = RouterClassifier(
+        settings.router_url,
+        settings.classify_key,
+        timeout_seconds=settings.suggestion_timeout_seconds,
+        outcome=lambda outcome: suggestion_outcomes.labels(outcome).inc(),
+    )
+    wired = wire(settings, mongo, broker, observer=RoutingOutcomes(metrics), classifier=classifier)
     declare_publishers(broker, settings)
     # The router's decisions: the team a transfer moves a request from, the decision it carries.
     placement = Placement(store=wired.tickets, dead_letters=KafkaDeadLetters(broker, SERVICE))
@@ -101,7 +114,7 @@ def build(settings: IntakeSettings) -> ServiceApp:
         lifespan=service_lifespan(
             setup=[wired.ensure_indexes],
             background=[lambda: relay(settings.outbox_relay_interval_seconds)],
-            close=[mongo.close],
+            close=[mongo.close, classifier.close],
         ),
         readiness={"kafka": kafka_is_ready(broker), "mongo": lambda: mongo_is_ready(mongo)},
         routers=ROUTERS,
@@ -111,6 +124,8 @@ def build(settings: IntakeSettings) -> ServiceApp:
     install_error_handlers(built.http)
     built.http.state.intake = IntakeUseCases(
         submissions=wired.submissions,
+        suggestions=wired.suggestions,
+        recovery=wired.recovery,
         customers=wired.customers,
         agents=wired.agents,
         attachments=wired.attachments,

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from intake.domain.attachments import CheckedFile
 from intake.domain.idempotency import IdempotencyRecord
 from intake.domain.outbox import OutboxEntry, RecordChange, RecordedEvent
 from intake.domain.ratelimit import RateDecision
+from intake.domain.recovery import RecoveryGrant
+from shared.contracts.classification import Classification, ClassifyRequest
 from shared.contracts.directory import AccountRecord
 from shared.contracts.events import (
+    AccountRecoveryRequested,
     AttachmentRef,
     Envelope,
     RequestContent,
@@ -21,6 +24,36 @@ from shared.contracts.events import (
     TicketSubmitted,
 )
 from shared.contracts.statuses import Status
+
+
+class Classifier(Protocol):
+    async def classify(self, request: ClassifyRequest) -> Classification | None:
+        """The router's classification, or None when it did not answer in time."""
+
+
+class RecoveryStore(Protocol):
+    async def add(self, grant: RecoveryGrant) -> None: ...
+
+    async def get(self, recovery_id: str) -> RecoveryGrant | None: ...
+
+    async def claim(self, recovery_id: str, now: datetime, lease: timedelta) -> bool:
+        """Take the grant for one submission, atomically: only if it has no request, has not
+        expired and nobody holds a live claim on it."""
+
+    async def complete(self, recovery_id: str, ticket_id: str) -> None:
+        """The request was filed: the grant is used for good."""
+
+    async def release(self, recovery_id: str) -> None:
+        """The submission was refused (a mistake in the form): the link works again."""
+
+
+class AccountEvents(Protocol):
+    async def publish(self, topic: str, event: AccountRecoveryRequested) -> None:
+        """Return only once the broker acknowledged the event (acks=all)."""
+
+
+class AccountLookup(Protocol):
+    async def find_by_email(self, email: str) -> AccountRecord | None: ...
 
 
 class EventPublisher(Protocol):

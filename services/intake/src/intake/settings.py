@@ -4,10 +4,22 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from intake.domain.attachments import ALLOWED_TYPES, MIB
-from shared.settings import BatchConsumerSettings, ReplyAddressSettings, ServiceSettings
+from shared.settings import (
+    BatchConsumerSettings,
+    ClassifyTokenSettings,
+    RecoveryLinkSettings,
+    ReplyAddressSettings,
+    ServiceSettings,
+)
 
 
-class IntakeSettings(ReplyAddressSettings, BatchConsumerSettings, ServiceSettings):
+class IntakeSettings(
+    ReplyAddressSettings,
+    RecoveryLinkSettings,
+    ClassifyTokenSettings,
+    BatchConsumerSettings,
+    ServiceSettings,
+):
     model_config = SettingsConfigDict(env_prefix="INTAKE_", extra="ignore", frozen=True)
 
     port: int = 8001
@@ -60,6 +72,22 @@ class IntakeSettings(ReplyAddressSettings, BatchConsumerSettings, ServiceSetting
         default=60, ge=1, description="Comments and uploads per customer account..."
     )
     activity_rate_window_seconds: int = Field(default=600, ge=1, description="...per this window")
+
+    # Suggestions while a customer types: the router's classification (POST /v1/classify).
+    router_url: str = Field(default="http://127.0.0.1:8002", description="The router's HTTP API")
+    suggestion_timeout_seconds: float = Field(
+        default=0.5, gt=0, le=5, description="No answer from the router within this: none"
+    )
+    suggestion_propose_above: float = Field(
+        default=0.5, ge=0, le=1, description="Propose a category only this likely or more"
+    )
+    suggestion_rate_limit: int = Field(
+        default=120, ge=1, description="Suggestions per customer account per minute"
+    )
+
+    # Account recovery (locked out by 2FA): links asked for, per address and per client.
+    recovery_rate_limit_per_address: int = Field(default=3, ge=1, description="...per hour")
+    recovery_rate_limit_per_client: int = Field(default=10, ge=1, description="...per hour")
 
     # The mail receiver (intake.mail_app), a process of its own: where its SMTP side listens.
     mail_host: str = "127.0.0.1"

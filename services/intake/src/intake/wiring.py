@@ -14,16 +14,20 @@ from pymongo import AsyncMongoClient
 
 from intake.adapters.gridfs import GridFSAttachmentStore
 from intake.adapters.mongo import MongoIdempotencyStore, MongoRateLimiter, MongoTicketStore
+from intake.adapters.recovery_store import MongoRecoveryStore
 from intake.domain.activity import MessageLimits
 from intake.domain.attachments import AttachmentLimits
 from intake.domain.submission import SubmissionLimits
+from intake.ports import Classifier
 from intake.service.activity import TicketActivity
 from intake.service.agent import AgentActions, AgentObserver
 from intake.service.customer import CustomerActions
 from intake.service.delivery import EventDelivery
 from intake.service.files import Attachments
 from intake.service.idempotency import IdempotencyGate
+from intake.service.recovery import AccountRecovery
 from intake.service.submission import Submissions
+from intake.service.suggestions import NoClassifier, Suggestions
 from intake.settings import IntakeSettings
 from shared.contracts.catalog import Catalog, load_catalog
 from shared.kafka.publishing import KafkaEventPublisher
@@ -40,6 +44,8 @@ class Wiring:
     delivery: EventDelivery
     activity: TicketActivity
     submissions: Submissions
+    suggestions: Suggestions
+    recovery: AccountRecovery
     customers: CustomerActions
     agents: AgentActions
     attachments: Attachments
@@ -64,6 +70,7 @@ def wire(
     mongo: AsyncMongoClient[Document],
     broker: KafkaBroker,
     observer: AgentObserver | None = None,
+    classifier: Classifier | None = None,
 ) -> Wiring:
     database = mongo[settings.database]
     tickets = MongoTicketStore(database["tickets"])
@@ -118,6 +125,47 @@ def wire(
         duplicate_window=timedelta(seconds=settings.duplicate_window_seconds),
         key_ttl=key_ttl,
     )
+    suggestion_window = timedelta(minutes=1)
+    suggestion_limiter = MongoRateLimiter(
+        database["suggestion_limits"],
+        limit=settings.suggestion_rate_limit,
+        window=suggestion_window,
+    )
+    suggestions = Suggestions(
+        classifier=classifier or NoClassifier(),
+        catalog=catalog,
+        rate_limiter=suggestion_limiter,
+        rate_limit=settings.suggestion_rate_limit,
+        rate_window=suggestion_window,
+        propose_above=settings.suggestion_propose_above,
+    )
+    recovery_window = timedelta(hours=1)
+    per_address = MongoRateLimiter(
+        database["recovery_address_limits"],
+        limit=settings.recovery_rate_limit_per_address,
+        window=recovery_window,
+    )
+    per_client = MongoRateLimiter(
+        database["recovery_client_limits"],
+        limit=settings.recovery_rate_limit_per_client,
+        window=recovery_window,
+    )
+    grants = MongoRecoveryStore(database["recovery_grants"])
+    recovery = AccountRecovery(
+        topics=topics,
+        grants=grants,
+        accounts=directory,
+        events=KafkaEventPublisher(broker),
+        submissions=submissions,
+        per_address=per_address,
+        per_client=per_client,
+        secret=settings.recovery_key,
+        per_address_limit=settings.recovery_rate_limit_per_address,
+        per_client_limit=settings.recovery_rate_limit_per_client,
+        window=recovery_window,
+        link_lifetime=timedelta(minutes=settings.recovery_link_minutes),
+        lease=timedelta(seconds=settings.idempotency_lease_seconds),
+    )
     agents = AgentActions(activity=activity, catalog=catalog, directory=directory)
     if observer is not None:
         agents.observer = observer
@@ -128,6 +176,8 @@ def wire(
         delivery=delivery,
         activity=activity,
         submissions=submissions,
+        suggestions=suggestions,
+        recovery=recovery,
         customers=CustomerActions(
             activity=activity,
             attachments=files,
@@ -139,5 +189,14 @@ def wire(
         agents=agents,
         attachments=Attachments(store=tickets, files=files),
         limits=attachment_limits(settings),
-        stores=(tickets, claims, rate_limiter, activity_limiter),
+        stores=(
+            tickets,
+            claims,
+            rate_limiter,
+            activity_limiter,
+            suggestion_limiter,
+            per_address,
+            per_client,
+            grants,
+        ),
     )

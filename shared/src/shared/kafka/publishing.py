@@ -1,5 +1,6 @@
 """Publishing events: the ticket id is the key (one request's events stay ordered in one
-partition), and a publish returns only once the broker acknowledged it (acks=all)."""
+partition; an account event's key is its account id), and a publish returns only once the
+broker acknowledged it (acks=all)."""
 
 from __future__ import annotations
 
@@ -9,27 +10,35 @@ from collections.abc import Iterable
 
 from faststream.kafka import KafkaBroker
 
-from shared.contracts.events import Envelope, header_safe
+from shared.contracts.events import AccountRecoveryRequested, Envelope, header_safe
+
+Publishable = Envelope | AccountRecoveryRequested
 
 
-def event_headers(event: Envelope) -> dict[str, str]:
-    return {
+def event_key(event: Publishable) -> str:
+    return event.ticket_id if isinstance(event, Envelope) else event.account_id
+
+
+def event_headers(event: Publishable) -> dict[str, str]:
+    headers = {
         "event_type": event.event_type,
         "event_id": str(event.event_id),
-        "ticket_id": event.ticket_id,
         "correlation_id": header_safe(event.correlation_id),
         "schema_version": str(event.schema_version),
         "content-type": "application/json",
     }
+    if isinstance(event, Envelope):
+        headers["ticket_id"] = event.ticket_id
+    return headers
 
 
-async def publish_events(broker: KafkaBroker, items: Iterable[tuple[str, Envelope]]) -> None:
+async def publish_events(broker: KafkaBroker, items: Iterable[tuple[str, Publishable]]) -> None:
     """Publish many events at once (the producer batches them) and wait for every ack."""
     futures = [
         await broker.publish(
             event.model_dump_json().encode(),
             topic=topic,
-            key=event.ticket_id.encode(),
+            key=event_key(event).encode(),
             headers=event_headers(event),
             correlation_id=event.correlation_id,
             no_confirm=True,
@@ -48,8 +57,8 @@ class KafkaEventPublisher:
     def __init__(self, broker: KafkaBroker) -> None:
         self._broker = broker
 
-    async def publish(self, topic: str, event: Envelope) -> None:
+    async def publish(self, topic: str, event: Publishable) -> None:
         await publish_events(self._broker, [(topic, event)])
 
-    async def publish_many(self, items: Iterable[tuple[str, Envelope]]) -> None:
+    async def publish_many(self, items: Iterable[tuple[str, Publishable]]) -> None:
         await publish_events(self._broker, items)

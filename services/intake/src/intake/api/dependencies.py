@@ -15,7 +15,9 @@ from intake.domain.idempotency import IDEMPOTENCY_KEY_PATTERN
 from intake.service.agent import AgentActions
 from intake.service.customer import CustomerActions
 from intake.service.files import Attachments
+from intake.service.recovery import AccountRecovery
 from intake.service.submission import Submissions
+from intake.service.suggestions import Suggestions
 from shared.contracts.identity import Principal, Role
 from shared.http.auth import require_roles
 
@@ -58,6 +60,8 @@ class IntakeUseCases:
     """What the routes call, built once by the app."""
 
     submissions: Submissions
+    suggestions: Suggestions
+    recovery: AccountRecovery
     customers: CustomerActions
     agents: AgentActions
     attachments: Attachments

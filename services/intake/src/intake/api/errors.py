@@ -14,6 +14,7 @@ from starlette.requests import ClientDisconnect
 from intake.adapters.multipart import FieldTooLargeError, MalformedBodyError, UnexpectedFieldError
 from intake.domain.activity import ClosedRequestError
 from intake.domain.attachments import AttachmentRejectedError
+from intake.domain.recovery import LinkState
 from intake.domain.teams import (
     NotPlacedYetError,
     NotTeamAgentError,
@@ -29,6 +30,7 @@ from intake.service.errors import (
     TicketNotFoundError,
 )
 from intake.service.idempotency import IdempotencyKeyReusedError, RequestInProgressError
+from intake.service.recovery import RecoveryLinkError
 from shared.contracts.statuses import IllegalTransitionError
 from shared.http.problems import InvalidParam, ProblemError, problem_response
 from shared.kafka.records import TransientError
@@ -93,6 +95,12 @@ def _unavailable(detail: str) -> ProblemError:
     return ProblemError(503, "Service unavailable", detail, headers=_RETRY_SOON)
 
 
+def _recovery_link(exc: RecoveryLinkError) -> ProblemError:
+    if exc.state is LinkState.INVALID:
+        return ProblemError(404, "Not found", str(exc))
+    return ProblemError(410, "Gone", str(exc))
+
+
 def _not_found(_: Exception) -> ProblemError:
     return ProblemError(404, "Not found", "no such request or attachment")
 
@@ -130,6 +138,7 @@ PROBLEMS: dict[type[Exception], Rule] = dict(
             ),
         ),
         _rule(TicketNotFoundError, _not_found),
+        _rule(RecoveryLinkError, _recovery_link),
         _rule(AttachmentNotFoundError, _not_found),
         _rule(IllegalTransitionError, lambda e: ProblemError(409, "Conflict", str(e))),
         _rule(ClosedRequestError, lambda e: ProblemError(409, "Conflict", str(e))),

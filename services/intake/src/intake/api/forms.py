@@ -36,17 +36,29 @@ def body_problem(exc: ValidationError) -> ProblemError:
     )
 
 
+async def read_browser_form(
+    request: Request, rules: UploadRules, *text_fields: str
+) -> UploadedForm | None:
+    """A form as a browser posts it: multipart (with files) or urlencoded (a form without
+    file inputs); None for any other body."""
+    media = media_type(request)
+    if media == "multipart/form-data":
+        return await read_multipart(request, rules.spec(*text_fields))
+    if media == "application/x-www-form-urlencoded":
+        fields = _urlencoded(await request.body())
+        if unexpected := sorted(set(fields) - set(text_fields)):
+            raise UnexpectedFieldError(f"body.{unexpected[0]}", "not a field of this form")
+        return UploadedForm(fields=fields)
+    return None
+
+
 async def read_submission(
     request: Request, rules: UploadRules
 ) -> tuple[SubmissionForm, UploadedForm]:
-    media = media_type(request)
-    if media == "multipart/form-data":
-        upload = await read_multipart(
-            request, rules.spec("category", "subject", "description", "locale")
-        )
+    upload = await read_browser_form(request, rules, "category", "subject", "description", "locale")
+    if upload is not None:
         return _form_of(upload.fields), upload
-    if media == "application/x-www-form-urlencoded":  # a browser form without file inputs
-        return _form_of(_urlencoded(await request.body())), UploadedForm()
+    media = media_type(request)
     if media in ("", "application/json") or media.endswith("+json"):
         try:
             body = TicketRequest.model_validate_json(await request.body())

@@ -4,17 +4,21 @@ every problem+json error."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from datetime import datetime
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from intake.domain.attachments import ALLOWED_TYPES
+from intake.domain.suggestions import CustomerSuggestion
 from intake.service.receipts import ActivityReceipt, SubmissionReceipt
+from shared.contracts.catalog import Catalog, Category, Document, Guidance
 from shared.contracts.events import AttachmentRef, TicketId
 from shared.contracts.statuses import Status
 from shared.http.problems import PROBLEM_JSON, problem_responses
+from shared.i18n import gettext
 
 RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}}
 
@@ -103,6 +107,33 @@ class TicketAccepted(BaseModel):
         )
 
 
+class LabelledOut(BaseModel):
+    """A catalog entry in the customer's language."""
+
+    id: str
+    label: str
+
+    @classmethod
+    def of(cls, entry: Category | Document, locale: str) -> LabelledOut:
+        return cls(id=entry.id, label=gettext(locale, entry.label))
+
+
+class GuidanceOut(BaseModel):
+    id: str
+    title: str
+    text: str
+    steps: list[str]
+
+    @classmethod
+    def of(cls, guidance: Guidance, locale: str) -> GuidanceOut:
+        return cls(
+            id=guidance.id,
+            title=gettext(locale, guidance.title),
+            text=gettext(locale, guidance.text),
+            steps=[gettext(locale, step) for step in guidance.steps],
+        )
+
+
 class CategoryOut(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
@@ -111,6 +142,10 @@ class CategoryOut(BaseModel):
                     "id": "disable-2fa",
                     "label": "Disable 2FA / recover account access",
                     "requires_id_documents": True,
+                    "documents": [
+                        {"id": "id-front", "label": "A photo of the front of your ID document"},
+                        {"id": "selfie-with-id", "label": "A selfie holding that ID document"},
+                    ],
                 }
             ]
         }
@@ -119,6 +154,79 @@ class CategoryOut(BaseModel):
     id: str
     label: str
     requires_id_documents: bool
+    documents: list[LabelledOut] = Field(description="What a request of this category needs")
+
+    @classmethod
+    def of(cls, category: Category, catalog: Catalog, locale: str) -> CategoryOut:
+        return cls(
+            id=category.id,
+            label=gettext(locale, category.label),
+            requires_id_documents=category.requires_id_documents,
+            documents=[LabelledOut.of(d, locale) for d in catalog.documents_of(category.documents)],
+        )
+
+
+class SuggestionRequest(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "subject": "Money not arrived",
+                    "description": "I sent BTC to my wallet yesterday and it is still pending.",
+                    "category": "trading",
+                }
+            ]
+        }
+    )
+
+    subject: str = Field(default="", max_length=1000)
+    description: str = Field(default="", max_length=100_000)
+    category: str | None = Field(
+        default=None, max_length=64, description="What the customer picked so far"
+    )
+    locale: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z]{2}([-_][A-Za-z]{2})?$",
+        description="The language of the labels; default: from Accept-Language",
+    )
+
+
+class SuggestionOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "available": True,
+                    "suggested_category": {"id": "withdrawals", "label": "Withdrawals"},
+                    "categories": [
+                        {"id": "withdrawals", "label": "Withdrawals and transfers"},
+                        {"id": "deposits", "label": "Deposits (crypto, card, bank transfer)"},
+                    ],
+                    "documents": [],
+                    "guidance": [],
+                }
+            ]
+        }
+    )
+
+    available: bool = Field(description="False: no suggestion now (the form works the same)")
+    suggested_category: LabelledOut | None = Field(
+        description="The category to propose, when the text makes one likely enough"
+    )
+    categories: list[LabelledOut] = Field(description="Likely categories, most likely first")
+    documents: list[LabelledOut] = Field(description="Attach these now: the request needs them")
+    guidance: list[GuidanceOut]
+
+    @classmethod
+    def of(cls, suggestion: CustomerSuggestion, locale: str) -> SuggestionOut:
+        suggested = suggestion.suggested
+        return cls(
+            available=suggestion.available,
+            suggested_category=LabelledOut.of(suggested, locale) if suggested else None,
+            categories=[LabelledOut.of(c, locale) for c in suggestion.categories],
+            documents=[LabelledOut.of(d, locale) for d in suggestion.documents],
+            guidance=[GuidanceOut.of(g, locale) for g in suggestion.guidance],
+        )
 
 
 class CommentRequest(BaseModel):
@@ -377,3 +485,57 @@ DOCUMENTS_BODY: dict[str, Any] = {
         },
     }
 }
+
+RECOVERY_REQUEST_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["token", "subject", "description", "attachments"],
+                    "properties": {
+                        "token": {"type": "string", "description": "The link's token"},
+                        "subject": {"type": "string", "maxLength": 200},
+                        "description": {"type": "string", "minLength": 10, "maxLength": 20000},
+                        "locale": {"type": "string", "default": "en"},
+                        "attachments": _FORM_FIELD_SCHEMA | {"minItems": 1},
+                    },
+                },
+                "encoding": {"attachments": {"contentType": ", ".join(ALLOWED_TYPES)}},
+            }
+        },
+    }
+}
+
+
+class RecoveryAsk(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"email": "alice@example.com", "locale": "en"}]}
+    )
+
+    email: str = Field(
+        min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$", description="Sign-in address"
+    )
+    locale: str = Field(default="en", pattern=r"^[A-Za-z]{2}([-_][A-Za-z]{2})?$")
+
+
+RECOVERY_SENT = (
+    "If an account uses this address, we have sent a link to it. The link works once, for a"
+    " short time: open it to file your 2FA request with your ID photos."
+)
+
+
+class RecoveryAsked(BaseModel):
+    detail: str = Field(
+        default=RECOVERY_SENT, description="The same answer whether or not an account uses it"
+    )
+
+
+class RecoveryLinkCheck(BaseModel):
+    token: str = Field(min_length=1, max_length=200)
+
+
+class RecoveryLinkOut(BaseModel):
+    state: Literal["valid", "used", "expired", "invalid"]
+    expires_at: datetime | None = Field(default=None, description="Until when a valid link works")

@@ -16,11 +16,14 @@ from intake.api.forms import read_submission
 from intake.api.schemas import (
     SUBMISSION_BODY,
     CategoryOut,
+    SuggestionOut,
+    SuggestionRequest,
     TicketAccepted,
     accepted,
     example,
     problems,
 )
+from shared.i18n import negotiate, normalise_locale
 
 router = APIRouter(prefix="/v1", tags=["tickets"])
 
@@ -30,11 +33,36 @@ router = APIRouter(prefix="/v1", tags=["tickets"])
     summary="The drop-down categories a customer can pick",
     responses=problems(401),
 )
-async def list_categories(_: AnyPrincipal, intake: UseCases) -> list[CategoryOut]:
-    return [
-        CategoryOut(id=c.id, label=c.label, requires_id_documents=c.requires_id_documents)
-        for c in intake.submissions.catalog.categories
-    ]
+async def list_categories(request: Request, _: AnyPrincipal, intake: UseCases) -> list[CategoryOut]:
+    catalog = intake.submissions.catalog
+    locale = negotiate(request.headers.get("accept-language"))
+    return [CategoryOut.of(c, catalog, locale) for c in catalog.categories]
+
+
+@router.post(
+    "/tickets/suggestions",
+    response_model=SuggestionOut,
+    summary="What the text suggests while the customer types: category, documents, guidance",
+    description=(
+        "For the Submit-a-request form (signed-in customer): the categories the text is most"
+        " likely about, the one to propose when it is likely enough, the documents the request"
+        " will need (attach them now: nobody has to ask later) and the Help Centre's guidance."
+        " When the classifier does not answer within a short timeout, `available` is false and"
+        " everything is empty: submitting never depends on this."
+    ),
+    responses=problems(401, 403, 422, 429),
+)
+async def suggest(
+    request: Request, body: SuggestionRequest, principal: CustomerPrincipal, intake: UseCases
+) -> SuggestionOut:
+    suggestion = await intake.suggestions.suggest(
+        account_id=principal.account_id,
+        subject=body.subject,
+        description=body.description,
+        category=body.category,
+    )
+    locale = normalise_locale(body.locale) if body.locale else None
+    return SuggestionOut.of(suggestion, locale or negotiate(request.headers.get("accept-language")))
 
 
 @router.post(
