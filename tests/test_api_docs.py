@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from devstack.stack import EmbeddedStack
-from devstack.webdriver import CLOSED_NETWORK, Browser, WebDriverError, browser_paths
+from devstack.webdriver import CLOSED_NETWORK, Browser, WebDriverError
 from shared.contracts.catalog import load_catalog
 from shared.contracts.topics import Topics
 from shared.waiting import wait_until
@@ -142,18 +142,6 @@ async def test_the_pages_carry_their_security_headers(
 
 
 # --- in a browser, on a closed network ------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def browser_binaries() -> tuple[Path, Path]:
-    chromium, chromedriver = browser_paths()
-    missing = [str(p) for p in (chromium, chromedriver) if not p.exists()]
-    if missing:
-        reason = f"{', '.join(missing)} missing: apt-get install chromium chromium-driver"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return chromium, chromedriver
 
 
 @pytest.fixture(scope="module")

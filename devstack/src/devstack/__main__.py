@@ -31,7 +31,9 @@ def _banner(config: StackConfig) -> str:
 The help desk is running on the embedded stack. Ctrl-C stops everything.
 
 {docs}
-  My activities page {history}/my-activities   (sign in with a customer token)
+  Submit a request   {history}/requests/new   (sign in with a customer token)
+  My activities page {history}/my-activities
+  Account recovery   {history}/account-recovery   (locked out by 2FA: a link by e-mail)
   Kafka (Tansu)      {config.kafka_bootstrap}
   MongoDB            {config.mongo_url}
   SMTP               {config.host}:{config.ports.smtp}  -> Maildir {config.maildir}/new/

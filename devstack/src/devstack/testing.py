@@ -26,6 +26,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from devstack.stack import PROCESSES, EmbeddedStack, StackConfig, StackPorts
+from devstack.webdriver import browser_paths
 from shared.contracts.identity import Role
 from shared.settings import ServiceSettings
 from shared.tokens import issue_token
@@ -108,6 +109,20 @@ async def services(infra: EmbeddedStack) -> AsyncIterator[EmbeddedStack]:
     yield infra
     for name in PROCESSES:
         await infra.stop_process(name)
+
+
+@pytest.fixture(scope="session")
+def browser_binaries() -> tuple[Path, Path]:
+    """Chromium and its chromedriver (`make browser` installs Debian's); a test that needs
+    them is skipped where they are missing, and fails in CI."""
+    chromium, chromedriver = browser_paths()
+    missing = [str(p) for p in (chromium, chromedriver) if not p.exists()]
+    if missing:
+        reason = f"{', '.join(missing)} missing: apt-get install chromium chromium-driver"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return chromium, chromedriver
 
 
 def bearer(account_id: str, role: Role = Role.CUSTOMER) -> dict[str, str]:

@@ -22,7 +22,7 @@ from pymongo import AsyncMongoClient
 
 from devstack.stack import EmbeddedStack
 from devstack.testing import bearer
-from devstack.webdriver import Browser, browser_paths
+from devstack.webdriver import Browser
 from history.settings import HistorySettings
 from shared.contracts.events import AgentReplied, Envelope, StatusChanged, StatusTransition, utcnow
 from shared.contracts.identity import Role
@@ -186,18 +186,6 @@ async def test_the_list_and_the_timeline_show_each_step(flow: Flow) -> None:
     assert [e["kind"] for e in theirs["timeline"]] == ["submitted", "reply", "status_changed"]
     assert not {"team", "priority", "decision", "assignee", "transfers"} & set(theirs)
     assert "withdrawals" not in str(theirs["timeline"]).lower()  # no team name, anywhere
-
-
-@pytest.fixture(scope="module")
-def browser_binaries() -> tuple[Path, Path]:
-    chromium, chromedriver = browser_paths()
-    missing = [str(p) for p in (chromium, chromedriver) if not p.exists()]
-    if missing:
-        reason = f"{', '.join(missing)} missing: apt-get install chromium chromium-driver"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return chromium, chromedriver
 
 
 async def test_the_page_in_a_browser(

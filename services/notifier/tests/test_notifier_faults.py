@@ -15,6 +15,7 @@ from pymongo import AsyncMongoClient
 from devstack.stack import EmbeddedStack
 from devstack.testing import bearer, read_maildir, read_topic
 from notifier.settings import NotifierSettings
+from shared.contracts.identity import Role
 from shared.mongo import Document
 from shared.waiting import wait_until
 
@@ -141,18 +142,23 @@ async def test_unverified_address_gets_no_mail_and_a_visible_failure(
 
 
 async def visible_failure_in_history(stack: EmbeddedStack, ticket_id: str, account: str) -> None:
+    """The agents see the failed delivery on the request; its owner never sees delivery records
+    (history's public view)."""
     async with httpx.AsyncClient(base_url=stack.config.url("history"), timeout=10) as history:
 
+        async def timeline(reader: dict[str, str]) -> list[dict[str, object]] | None:
+            response = await history.get(f"/v1/tickets/{ticket_id}", headers=reader)
+            return response.json()["timeline"] if response.status_code == 200 else None
+
         async def failure_entry() -> dict[str, object] | None:
-            response = await history.get(f"/v1/tickets/{ticket_id}", headers=bearer(account))
-            if response.status_code != 200:
-                return None
-            return next(
-                (e for e in response.json()["timeline"] if e["kind"] == "email_failed"), None
-            )
+            entries = await timeline(bearer("agent-1", Role.AGENT)) or []
+            return next((e for e in entries if e["kind"] == "email_failed"), None)
 
         entry = await wait_until(failure_entry, timeout=DEADLINE, what="the failure in history")
+        owners = await timeline(bearer(account))
     assert "E-mail not sent" in str(entry["summary"])
+    assert owners is not None
+    assert [e for e in owners if str(e["kind"]).startswith("email")] == []
 
 
 async def test_notifier_killed_mid_batch_sends_one_mail_per_notification(

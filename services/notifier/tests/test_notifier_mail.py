@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from notifier.app import mail_templates
 from notifier.domain.compose import MailSettings, UnsendableError, compose, thread_root_id
 from notifier.domain.plan import plan
+from notifier.domain.templates import mail_templates
 from shared.contracts.directory import AccountRecord
 from shared.contracts.events import (
     AgentReplied,
@@ -88,7 +88,7 @@ def test_what_each_activity_sends() -> None:
 
 
 def test_acknowledgement_starts_the_thread_and_replies_refer_to_it() -> None:
-    templates = mail_templates()
+    templates = mail_templates()("en")
     ack = compose(plan(submitted())[0], ALICE, templates, SETTINGS)
     reply_event = AgentReplied.model_validate(ENVELOPE | {"agent_id": "agent-1", "body": "Done"})
     reply = compose(plan(reply_event)[0], ALICE, templates, SETTINGS)
@@ -107,7 +107,7 @@ def test_acknowledgement_starts_the_thread_and_replies_refer_to_it() -> None:
 
 def test_both_parts_and_no_injection_from_ticket_text() -> None:
     hostile = "<script>alert(1)</script>\r\nBcc: victim@example.net {{ 7*7 }}"
-    mail = compose(plan(submitted(subject=hostile))[0], ALICE, mail_templates(), SETTINGS)
+    mail = compose(plan(submitted(subject=hostile))[0], ALICE, mail_templates()("en"), SETTINGS)
     text = mail.get_body(("plain",))
     html = mail.get_body(("html",))
     assert text is not None
@@ -132,4 +132,4 @@ def test_both_parts_and_no_injection_from_ticket_text() -> None:
 )
 def test_no_verified_address_means_no_mail(account: AccountRecord | None) -> None:
     with pytest.raises(UnsendableError):
-        compose(plan(submitted())[0], account, mail_templates(), SETTINGS)
+        compose(plan(submitted())[0], account, mail_templates()("en"), SETTINGS)

@@ -1,15 +1,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import pytest
 
-from notifier.app import mail_templates
 from notifier.domain.backoff import RetryPolicy
-from notifier.domain.compose import MailSettings
 from notifier.ports import LedgerEntry, PermanentMailError, TransientMailError
-from notifier.service import NotificationService
 from shared.contracts.directory import AccountRecord
 from shared.contracts.events import (
     AssigneeChanged,
@@ -19,52 +16,18 @@ from shared.contracts.events import (
     TicketSubmitted,
     new_ticket_id,
 )
-from shared.contracts.topics import Topics
 from shared.kafka.records import InboundRecord, TransientError
 
 from .notifier_fakes import (
     FakeDeadLetters,
     FakeDirectory,
-    FakeFailedDeliveries,
     FakeLedger,
     FakeMailer,
-    FakePublisher,
-    FakeRetryQueue,
+    harness,
+    record_of,
 )
 
 pytestmark = pytest.mark.unit
-
-
-@dataclass
-class Harness:
-    service: NotificationService
-    mailer: FakeMailer
-    ledger: FakeLedger
-    publisher: FakePublisher
-    retries: FakeRetryQueue
-    failed: FakeFailedDeliveries
-
-    def outcomes(self) -> list[object]:
-        return [event for _, event in self.publisher.published]
-
-
-def harness(max_attempts: int = 3) -> Harness:
-    mailer, ledger, publisher = FakeMailer(), FakeLedger(), FakePublisher()
-    retries, failed = FakeRetryQueue(), FakeFailedDeliveries()
-    service = NotificationService(
-        directory=FakeDirectory(),
-        mailer=mailer,
-        ledger=ledger,
-        publisher=publisher,
-        retries=retries,
-        failed=failed,
-        templates=mail_templates(),
-        mail_settings=MailSettings("Help <s@h.example>", "h.example", "r.h.example", "http://h"),
-        topics=Topics(),
-        dead_letters=FakeDeadLetters(),
-        retry_policy=RetryPolicy(max_attempts=max_attempts),
-    )
-    return Harness(service, mailer, ledger, publisher, retries, failed)
 
 
 def submitted(account_id: str = "acc-1001") -> TicketSubmitted:
@@ -213,17 +176,6 @@ def test_backoff_grows_exponentially_with_jitter_and_a_cap() -> None:
     assert all(15 <= d <= 30 for d in delays[4:])
     assert policy.gives_up_after(10)
     assert not policy.gives_up_after(9)
-
-
-def record_of(event: TicketSubmitted, offset: int, **headers: str) -> InboundRecord:
-    return InboundRecord(
-        topic="tickets.submitted",
-        partition=0,
-        offset=offset,
-        key=event.ticket_id.encode(),
-        value=event.model_dump_json().encode(),
-        headers={"event_type": event.event_type, **headers},
-    )
 
 
 async def test_a_consumed_batch_parks_what_it_cannot_handle_and_mails_the_rest() -> None:

@@ -7,9 +7,9 @@ import pytest
 from devstack.stack import EmbeddedStack
 from devstack.testing import wait_for_mail
 from notifier.adapters.smtp import SmtpMailer
-from notifier.app import mail_templates
 from notifier.domain.compose import MailSettings, compose, thread_root_id
 from notifier.domain.plan import plan
+from notifier.domain.templates import mail_templates
 from notifier.settings import NotifierSettings
 from shared.contracts.directory import AccountRecord
 from shared.contracts.events import (
@@ -74,7 +74,7 @@ async def test_every_kind_arrives_threaded_with_both_parts(infra: EmbeddedStack)
     planned = [p for e in events(ticket_id) for p in plan(e)]
     assert len(planned) == 6  # ack + documents, reply, information, solved, closed
     for notification in planned:
-        await mailer.send(compose(notification, ALICE, mail_templates(), MAIL))
+        await mailer.send(compose(notification, ALICE, mail_templates()("en"), MAIL))
 
     mails = await wait_for_mail(
         infra.config.maildir, lambda m: str(m["X-Request-Id"]) == ticket_id, timeout=10
@@ -97,7 +97,7 @@ async def test_every_kind_arrives_threaded_with_both_parts(infra: EmbeddedStack)
     subjects = {str(m["Subject"]).split("] ", 1)[1] for m in mails}
     assert subjects == {
         "We received your request",
-        "We need your ID confirmation photos",
+        "We need documents for your request",
         "New reply to your request",
         "We need more information",
         "Your request is solved",

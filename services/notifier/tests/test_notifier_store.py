@@ -1,5 +1,6 @@
 """The notifier's MongoDB adapters against a real MongoDB wire protocol (embedded SecantusDB
-or a testcontainers MongoDB): the batch's bulk claim and directory read."""
+or a testcontainers MongoDB): the batch's bulk claim and directory read, the requests'
+languages, a deferred recovery mail."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from devstack.stack import EmbeddedStack
-from notifier.adapters.mongo import MongoNotificationLedger
-from notifier.ports import LedgerEntry
+from notifier.adapters.mongo import MongoNotificationLedger, MongoRequestLocales, MongoRetryQueue
+from notifier.ports import LedgerEntry, ScheduledRetry
 from shared.contracts.directory import DEMO_ACCOUNTS, AccountRecord
+from shared.contracts.events import AccountRecoveryRequested, utcnow
 from shared.mongo import Document, MongoAccountDirectory
 
 pytestmark = pytest.mark.integration
@@ -59,3 +61,29 @@ async def test_directory_reads_many_and_says_which_are_missing(
     found = await directory.get_many([known, "acc-nobody"])
     assert found == {known: await directory.get(known), "acc-nobody": None}
     assert isinstance(found[known], AccountRecord)
+
+
+async def test_a_requests_language_is_remembered_once(database: AsyncDatabase[Document]) -> None:
+    locales = MongoRequestLocales(database["requests"])
+    assert await locales.get_many([]) == {}
+    await locales.remember({})
+    await locales.remember({"T-1": "de", "T-2": "es"})
+    await locales.remember({"T-1": "es"})  # a later write never changes the first
+    assert await locales.get_many(["T-1", "T-2", "T-unknown"]) == {"T-1": "de", "T-2": "es"}
+
+
+async def test_a_deferred_recovery_mail_comes_back_as_its_event(
+    database: AsyncDatabase[Document],
+) -> None:
+    retries = MongoRetryQueue(database["retries"])
+    event = AccountRecoveryRequested(
+        account_id="acc-1001",
+        correlation_id="c",
+        recovery_id="r" * 22,
+        expires_at=utcnow(),
+        locale="es",
+    )
+    await retries.schedule(ScheduledRetry(f"{event.event_id}:account_recovery", event, 1), 0, "451")
+    (due,) = await retries.take_due(10)
+    assert due.source == event
+    assert due.attempt == 1

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 from faststream_fastapi import FastStreamAPI
-from jinja2 import PackageLoader, select_autoescape
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from notifier.adapters.kafka import KafkaFailedDeliveries
-from notifier.adapters.mongo import MongoNotificationLedger, MongoRetryQueue
+from notifier.adapters.mongo import MongoNotificationLedger, MongoRequestLocales, MongoRetryQueue
 from notifier.adapters.smtp import SmtpMailer
 from notifier.domain.backoff import RetryPolicy
 from notifier.domain.compose import MailSettings
+from notifier.domain.templates import mail_templates
 from notifier.service import NotifiableEvent, NotificationService
 from notifier.settings import NotifierSettings
-from shared.contracts.events import (
-    NotificationEvent,
-)
+from shared.contracts.catalog import load_catalog
+from shared.contracts.events import NotificationEvent
 from shared.http.app import ServiceApp, build_app, kafka_is_ready, service_lifespan
 from shared.kafka.broker import batch_subscriber, create_broker
 from shared.kafka.dead_letters import KafkaDeadLetters
@@ -28,12 +26,7 @@ SERVICE = "notifier"
 log = get_logger(__name__)
 
 
-def mail_templates() -> ImmutableSandboxedEnvironment:
-    return ImmutableSandboxedEnvironment(
-        loader=PackageLoader("notifier", "templates"),
-        autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False),
-        keep_trailing_newline=True,
-    )
+__all__ = ["build", "create_app", "mail_templates"]
 
 
 def create_app() -> FastStreamAPI:
@@ -77,9 +70,12 @@ def build(settings: NotifierSettings) -> ServiceApp:
             reply_domain=settings.reply_domain,
             reply_secret=settings.reply_key,
             public_base_url=settings.public_base_url,
+            recovery_secret=settings.recovery_key,
+            catalog=load_catalog(settings.catalog_path),
         ),
         topics=topics,
         dead_letters=KafkaDeadLetters(broker, SERVICE),
+        locales=MongoRequestLocales(database["requests"]),
         on_outcome=lambda kind, outcome: emails.labels(kind, outcome).inc(),
         concurrency=settings.concurrency,
     )
@@ -91,11 +87,13 @@ def build(settings: NotifierSettings) -> ServiceApp:
         topics.submitted,
         topics.routed,
         topics.activity,
+        topics.recovery,
         group_id=SERVICE,
         title="notify",
         settings=settings,
         payload=NotifiableEvent,
-        description="Requests, routing decisions and activity that the customer is e-mailed about",
+        description="Requests, routing decisions and activity that the customer is e-mailed"
+        " about, and account-recovery requests (a one-time link to the account's own address)",
     )(service.handle_records)
 
     broker.publisher(topics.notifications, schema=NotificationEvent, title="notifications")

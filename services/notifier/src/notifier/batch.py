@@ -1,7 +1,7 @@
 """A batch's MongoDB reads and claims, done up front: the accounts of every event in one
-query, every planned notification claimed in one write. Each mail then needs one round trip
-of its own (marking it sent) instead of three, which matters most where MongoDB is the
-bottleneck (the embedded stack: docs/performance.md).
+query, the requests' languages in another, every planned notification claimed in one write.
+Each mail then needs one round trip of its own (marking it sent) instead of four, which
+matters most where MongoDB is the bottleneck (the embedded stack: docs/performance.md).
 
 The wrappers answer from what was fetched and fall back to the real port for anything else,
 so the service's per-notification logic (NotificationService._deliver) does not change.
@@ -9,10 +9,10 @@ so the service's per-notification logic (NotificationService._deliver) does not 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from notifier.ports import AccountDirectory, LedgerEntry, NotificationLedger
+from notifier.ports import AccountDirectory, LedgerEntry, NotificationLedger, RequestLocales
 from shared.contracts.directory import AccountRecord
 
 
@@ -55,3 +55,23 @@ class PreclaimedLedger:
 
     async def release(self, notification_id: str) -> None:
         await self.ledger.release(notification_id)
+
+
+@dataclass
+class PrefetchedLocales:
+    locales: dict[str, str]
+    """The batch's requests' languages: remembered by it, or read for it."""
+    asked: frozenset[str]
+    """Every ticket id the batch read or wrote: one missing from `locales` is unknown."""
+    store: RequestLocales
+
+    async def remember(self, locales: Mapping[str, str]) -> None:
+        fresh = {t: loc for t, loc in locales.items() if self.locales.get(t) != loc}
+        if fresh:
+            await self.store.remember(fresh)
+            self.locales.update(fresh)
+
+    async def get_many(self, ticket_ids: Sequence[str]) -> dict[str, str]:
+        unknown = [t for t in ticket_ids if t not in self.asked]
+        found = await self.store.get_many(unknown) if unknown else {}
+        return {t: self.locales[t] for t in ticket_ids if t in self.locales} | found

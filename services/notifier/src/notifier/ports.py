@@ -1,10 +1,11 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Literal, Protocol
 
+from notifier.domain.plan import MailSource
 from shared.contracts.directory import AccountRecord
 from shared.contracts.events import Envelope
 
@@ -14,6 +15,17 @@ class AccountDirectory(Protocol):
 
     async def get_many(self, account_ids: Sequence[str]) -> dict[str, AccountRecord | None]:
         """Every asked id, with its record or None when the directory has none."""
+
+
+class RequestLocales(Protocol):
+    """The language of each request, remembered from its TicketSubmitted: the activity events
+    that later mails answer do not carry it."""
+
+    async def remember(self, locales: Mapping[str, str]) -> None:
+        """Ticket id -> locale; idempotent (a redelivered submission writes the same)."""
+
+    async def get_many(self, ticket_ids: Sequence[str]) -> dict[str, str]:
+        """The known ones only: a request never seen has no entry."""
 
 
 class TransientMailError(Exception):
@@ -63,7 +75,7 @@ class EventPublisher(Protocol):
 @dataclass(frozen=True, slots=True)
 class ScheduledRetry:
     notification_id: str
-    source: Envelope  # the event that asked for the notification
+    source: MailSource  # the event that asked for the notification
     attempt: int  # attempts made so far
 
 
@@ -80,5 +92,5 @@ class RetryQueue(Protocol):
 
 
 class FailedDeliveries(Protocol):
-    async def dead_letter(self, source: Envelope, error: str, attempts: int) -> None:
+    async def dead_letter(self, source: MailSource, error: str, attempts: int) -> None:
         """Park the event that asked for an undeliverable notification in its topic's DLQ."""

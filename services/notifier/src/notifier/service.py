@@ -10,6 +10,15 @@ a rare duplicate with the same Message-ID, which mail clients fold, rather than 
 A transient failure (server unreachable, 4xx) releases the claim and schedules a retry with
 backoff outside the Kafka partition; the consumer goes on with the next event. A permanent
 failure (5xx) or the last failed retry records NotificationFailed and dead-letters the event.
+
+Language: every mail of a request is in the request's locale (TicketSubmitted.locale). The
+activity events that later mails answer do not carry it, so the notifier remembers it per
+ticket in its own store when the submission arrives (before any of that batch's mails); a
+request it never saw a submission of is written to in English.
+
+The account-recovery mail (AccountRecoveryRequested, an account's event with no request) goes
+through the same claim, retries and dead letters; it is in the event's own locale and, having
+no ticket, is recorded in the ledger and the metrics but not announced on `notifications`.
 """
 
 from __future__ import annotations
@@ -17,15 +26,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Annotated
 
-from jinja2 import Environment
-from pydantic import Field, TypeAdapter
-
-from notifier.batch import PreclaimedLedger, PrefetchedDirectory
+from notifier.batch import PreclaimedLedger, PrefetchedDirectory, PrefetchedLocales
 from notifier.domain.backoff import RetryPolicy
 from notifier.domain.compose import MailSettings, UnsendableError, compose
-from notifier.domain.plan import PlannedNotification, plan
+from notifier.domain.events import NotifiableEvent, notifiable_event
+from notifier.domain.plan import MailSource, PlannedNotification, ordering_key, plan
+from notifier.domain.templates import MailTemplates
 from notifier.ports import (
     AccountDirectory,
     EventPublisher,
@@ -34,53 +41,28 @@ from notifier.ports import (
     Mailer,
     NotificationLedger,
     PermanentMailError,
+    RequestLocales,
     RetryQueue,
     ScheduledRetry,
     TransientMailError,
 )
 from shared.contracts.events import (
-    AgentReplied,
-    AssigneeChanged,
-    CommentAdded,
-    DocumentsUploaded,
     Envelope,
-    FollowUpOpened,
-    InboundMailRefused,
-    InformationRequested,
-    NoteAdded,
     NotificationFailed,
+    NotificationKind,
     NotificationSent,
-    StatusChanged,
-    TicketRouted,
     TicketSubmitted,
-    TicketTransferred,
     derived_event_id,
 )
 from shared.contracts.topics import Topics
+from shared.i18n import DEFAULT_LOCALE, normalise_locale
 from shared.kafka.records import DeadLetters, InboundRecord, decode_records
 from shared.keyed import in_key_order
 from shared.logging import get_logger
 
 log = get_logger(__name__)
 
-# Everything on the three topics the notifier reads, decoded by event_type; plan() says which
-# of them the customer is mailed about (notes, assignments and transfers are internal: none).
-NotifiableEvent = Annotated[
-    TicketSubmitted
-    | TicketRouted
-    | CommentAdded
-    | AgentReplied
-    | InformationRequested
-    | DocumentsUploaded
-    | StatusChanged
-    | NoteAdded
-    | AssigneeChanged
-    | TicketTransferred
-    | FollowUpOpened
-    | InboundMailRefused,
-    Field(discriminator="event_type"),
-]
-notifiable_event: TypeAdapter[NotifiableEvent] = TypeAdapter(NotifiableEvent)
+__all__ = ["NotifiableEvent", "NotificationService"]
 
 # (notification kind, outcome: sent | duplicate | deferred | failed) -> None; metrics hook.
 OutcomeObserver = Callable[[str, str], None]
@@ -98,10 +80,11 @@ class NotificationService:
     publisher: EventPublisher
     retries: RetryQueue
     failed: FailedDeliveries
-    templates: Environment
+    templates: MailTemplates
     mail_settings: MailSettings
     topics: Topics
     dead_letters: DeadLetters
+    locales: RequestLocales
     retry_policy: RetryPolicy = field(default_factory=RetryPolicy)
     on_outcome: OutcomeObserver = _ignore_outcome
     # Requests whose mails go out at once; one request's mails are always sent in order.
@@ -120,28 +103,54 @@ class NotificationService:
             await self.dead_letters.isolate(record, lambda: batch.handle(event, redriven=redriven))
 
         await in_key_order(
-            decoded, key=lambda item: item[1].ticket_id, work=deliver, concurrency=self.concurrency
+            decoded,
+            key=lambda item: ordering_key(item[1]),
+            work=deliver,
+            concurrency=self.concurrency,
         )
 
-    async def handle(self, event: Envelope, *, redriven: bool = False) -> None:
+    async def handle(self, event: MailSource, *, redriven: bool = False) -> None:
         """redriven: an operator re-drove the event from its DLQ after a fix, so notifications
         that failed are tried again (a plain redelivery leaves them failed)."""
+        if submitted := _languages([event]):
+            await self.locales.remember(submitted)
         for planned in plan(event):
             await self._deliver(planned, 1, retake_failed=redriven)
 
-    async def for_batch(self, events: Sequence[Envelope]) -> NotificationService:
-        """This service for one batch of events: their accounts read and their notifications
-        claimed up front (notifier.batch), one round trip each instead of one per mail."""
+    async def for_batch(self, events: Sequence[MailSource]) -> NotificationService:
+        """This service for one batch of events: the languages of its new requests remembered,
+        its accounts and the other requests' languages read and its notifications claimed up
+        front (notifier.batch), one round trip each instead of one per mail."""
         planned = [p for event in events for p in plan(event)]
         if not planned:
             return self
+        submitted = _languages(events)
+        if submitted:  # before any of the batch's mails, which may be the same request's
+            await self.locales.remember(submitted)
+        asked = sorted(
+            {p.ticket_id for p in planned if p.locale is None and p.ticket_id} - set(submitted)
+        )
+        known = await self.locales.get_many(asked) if asked else {}
         accounts = await self.directory.get_many(sorted({p.source.account_id for p in planned}))
         claims = await self.ledger.claim_many([p.notification_id for p in planned])
         return replace(
             self,
             directory=PrefetchedDirectory(accounts, self.directory),
             ledger=PreclaimedLedger(claims, self.ledger),
+            locales=PrefetchedLocales(
+                known | submitted, frozenset(asked) | submitted.keys(), self.locales
+            ),
         )
+
+    async def locale_of(self, planned: PlannedNotification) -> str:
+        """The event's own language (a submission, a recovery request), else the request's
+        as its submission said, else English."""
+        if planned.locale is not None:
+            return planned.locale
+        ticket_id = planned.ticket_id
+        if ticket_id is None:
+            return DEFAULT_LOCALE
+        return (await self.locales.get_many([ticket_id])).get(ticket_id, DEFAULT_LOCALE)
 
     async def run_retries(self, poll_seconds: float) -> None:
         """Attempt due retries until cancelled; an error is logged, never fatal to the loop."""
@@ -173,12 +182,13 @@ class NotificationService:
         existing = await self.ledger.claim(planned.notification_id, retake_failed=retake_failed)
         if existing is not None and existing.state != "sending":
             log.info("notification already handled", notification_id=planned.notification_id)
-            self.on_outcome(planned.kind.value, "duplicate")
+            self.on_outcome(planned.kind_name, "duplicate")
             await self._publish_outcome(planned, existing)
             return False
         account = await self.directory.get(planned.source.account_id)
+        texts = self.templates(await self.locale_of(planned))
         try:
-            message = compose(planned, account, self.templates, self.mail_settings)
+            message = compose(planned, account, texts, self.mail_settings)
             await self.mailer.send(message)
         except UnsendableError as exc:
             await self._fail(planned, str(exc), attempt, dead_letter=False)
@@ -201,10 +211,10 @@ class NotificationService:
             await self.retries.schedule(
                 ScheduledRetry(planned.notification_id, planned.source, attempt), delay, str(exc)
             )
-            self.on_outcome(planned.kind.value, "deferred")
+            self.on_outcome(planned.kind_name, "deferred")
             log.warning(
                 "notification deferred",
-                kind=planned.kind.value,
+                kind=planned.kind_name,
                 attempt=attempt,
                 retry_in_seconds=round(delay, 1),
                 error=str(exc),
@@ -212,10 +222,10 @@ class NotificationService:
             return True
         message_id = str(message["Message-ID"])
         await self.ledger.mark_sent(planned.notification_id, message_id)
-        self.on_outcome(planned.kind.value, "sent")
+        self.on_outcome(planned.kind_name, "sent")
         log.info(
             "notification sent",
-            kind=planned.kind.value,
+            kind=planned.kind_name,
             attempt=attempt,
             notification_id=planned.notification_id,
         )
@@ -234,8 +244,8 @@ class NotificationService:
         # Claim first (a retry may arrive without one), so the failure is recorded once.
         await self.ledger.claim(planned.notification_id)
         await self.ledger.mark_failed(planned.notification_id, reason)
-        log.warning("notification failed", kind=planned.kind.value, reason=reason)
-        self.on_outcome(planned.kind.value, "failed")
+        log.warning("notification failed", kind=planned.kind_name, reason=reason)
+        self.on_outcome(planned.kind_name, "failed")
         if dead_letter:
             await self.failed.dead_letter(planned.source, reason, attempt)
         await self._publish_outcome(
@@ -245,14 +255,16 @@ class NotificationService:
     async def _publish_outcome(
         self, planned: PlannedNotification, entry: LedgerEntry, permanent: bool = True
     ) -> None:
-        source = planned.source
+        source, kind = planned.source, planned.kind
+        if not isinstance(source, Envelope) or not isinstance(kind, NotificationKind):
+            return  # an account's mail (recovery): the ledger and the metrics record it
         common = {
             "event_id": derived_event_id(planned.notification_id, entry.state),
             "ticket_id": source.ticket_id,
             "account_id": source.account_id,
             "correlation_id": source.correlation_id,
             "notification_id": planned.notification_id,
-            "kind": planned.kind,
+            "kind": kind,
             "source_event_id": source.event_id,
         }
         outcome: Envelope
@@ -261,3 +273,10 @@ class NotificationService:
         else:
             outcome = NotificationFailed(**common, reason=entry.reason or "", permanent=permanent)
         await self.publisher.publish(self.topics.notifications, outcome)
+
+
+def _languages(events: Sequence[MailSource]) -> dict[str, str]:
+    """The language of each new request among `events`, as its submission asked."""
+    return {
+        e.ticket_id: normalise_locale(e.locale) for e in events if isinstance(e, TicketSubmitted)
+    }

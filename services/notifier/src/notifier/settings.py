@@ -5,10 +5,17 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import BatchConsumerSettings, ReplyAddressSettings, ServiceSettings
+from shared.settings import (
+    BatchConsumerSettings,
+    RecoveryLinkSettings,
+    ReplyAddressSettings,
+    ServiceSettings,
+)
 
 
-class NotifierSettings(ReplyAddressSettings, BatchConsumerSettings, ServiceSettings):
+class NotifierSettings(
+    RecoveryLinkSettings, ReplyAddressSettings, BatchConsumerSettings, ServiceSettings
+):
     model_config = SettingsConfigDict(env_prefix="NOTIFIER_", extra="ignore", frozen=True)
 
     port: int = 8003
@@ -21,7 +28,11 @@ class NotifierSettings(ReplyAddressSettings, BatchConsumerSettings, ServiceSetti
     smtp_timeout_seconds: float = 10.0
     mail_from: str = "Help Centre <support@helpcentre.example>"
     mail_domain: str = "helpcentre.example"
-    public_base_url: str = "http://127.0.0.1:8004"
+    public_base_url: str = Field(
+        default="http://127.0.0.1:8004",
+        description="The Help Centre's public pages (history serves them): the mails link to"
+        " <url>/my-activities/<ticket id> (#comment, #documents) and <url>/account-recovery/",
+    )
     retry_max_attempts: int = 6
     retry_base_seconds: float = 2.0
     retry_max_delay_seconds: float = 300.0

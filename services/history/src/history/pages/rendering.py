@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from babel.dates import format_datetime
+from babel.dates import format_skeleton
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined
@@ -50,8 +50,10 @@ def environment(locale: str) -> Environment:
 def _when(value: datetime | None, locale: str, *, seconds: bool = False) -> str:
     if value is None:
         return "—"
-    pattern = "d MMM yyyy, HH:mm:ss" if seconds else "d MMM yyyy, HH:mm"
-    return format_datetime(value, pattern, tzinfo=UTC, locale=locale) + " UTC"
+    # The locale's own order and words for a date, a 24-hour time, in UTC.
+    day = format_skeleton("yMMMd", value, tzinfo=UTC, locale=locale)
+    time = format_skeleton("Hms" if seconds else "Hm", value, tzinfo=UTC, locale=locale)
+    return f"{day}, {time} UTC"
 
 
 def page_locale(request: Request) -> str:

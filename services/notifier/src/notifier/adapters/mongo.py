@@ -1,14 +1,15 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 
-from pymongo import ReturnDocument
+from pymongo import ReturnDocument, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from notifier.domain.events import notifiable_event
 from notifier.ports import LedgerEntry, ScheduledRetry
-from shared.contracts.events import any_event_adapter, utcnow
+from shared.contracts.events import utcnow
 from shared.mongo import Document
 
 _DUPLICATE_KEY = 11000
@@ -132,7 +133,7 @@ class MongoRetryQueue:
             taken.append(
                 ScheduledRetry(
                     notification_id=document["_id"],
-                    source=any_event_adapter.validate_python(document["source"]),
+                    source=notifiable_event.validate_python(document["source"]),
                     attempt=document["attempt"],
                 )
             )
@@ -140,3 +141,35 @@ class MongoRetryQueue:
 
     async def done(self, notification_id: str) -> None:
         await self._retries.delete_one({"_id": notification_id})
+
+
+class MongoRequestLocales:
+    """One small document per request: `{_id: ticket id, locale}`, written when its submission
+    arrives. The first write wins; a redelivered submission changes nothing."""
+
+    def __init__(self, collection: AsyncCollection[Document]) -> None:
+        self._requests = collection
+
+    async def remember(self, locales: Mapping[str, str]) -> None:
+        if not locales:
+            return
+        now = utcnow()
+        await self._requests.bulk_write(
+            [
+                UpdateOne(
+                    {"_id": ticket_id},
+                    {"$setOnInsert": {"locale": locale, "remembered_at": now}},
+                    upsert=True,
+                )
+                for ticket_id, locale in locales.items()
+            ],
+            ordered=False,
+        )
+
+    async def get_many(self, ticket_ids: Sequence[str]) -> dict[str, str]:
+        if not ticket_ids:
+            return {}
+        found: dict[str, str] = {}
+        async for document in self._requests.find({"_id": {"$in": list(ticket_ids)}}):
+            found[document["_id"]] = document["locale"]
+        return found
