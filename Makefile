@@ -10,26 +10,29 @@ ACCOUNT ?= acc-1001
 ROLE ?= customer
 DATA ?=
 WRONG ?= 0
+ACCEPT ?= 0
 # make bench: requests per phase, kafka-phase rate (0: max), extra bench flags
 N ?= 20000
 RATE ?= 1000
 BENCH_ARGS ?=
 
-.PHONY: help setup browser model run test lint typecheck unit fmt token evaluate bench crossval replay faults deadletters redrive watch up down clean
+.PHONY: help setup browser model run test lint typecheck unit fmt token evaluate bench bench-classify crossval replay faults deadletters redrive watch messages up down clean
 
 help:
 	@echo "make run      - set up and run the whole system on the embedded stack"
 	@echo "make test     - set up, then ruff + mypy + pytest (unit, integration, e2e)"
 	@echo "make token ACCOUNT=acc-1001 ROLE=customer|agent|dashboard - a development token"
 	@echo "make model    - train the router's classifier (deterministic)"
-	@echo "make evaluate DATA=file.csv [WRONG=0.25] - router accuracy figures as JSON"
+	@echo "make evaluate DATA=file.csv [WRONG=0.25] [ACCEPT=0.5] - router accuracy figures as JSON"
 	@echo "make bench [N=20000] [RATE=1000] [BENCH_ARGS=...] - load the running make-run stack"
+	@echo "make bench-classify [CLASSIFY_N=2000] [URL=http://127.0.0.1:8002] - /v1/classify latency"
 	@echo "make faults [FAULTS_N=2000] [FAULTS_ARGS='--only smtp'] - fault injection, own stack"
 	@echo "make deadletters [TOPIC=tickets.submitted] - list dead letters (no payloads)"
 	@echo "make redrive TOPIC=tickets.submitted OFFSETS='3:17 dlq:0:5' | ALL=1 - re-drive them"
 	@echo "make crossval - the router's cross-validated accuracy and threshold search"
 	@echo "make replay   - rebuild the My-activities projection from the topics"
 	@echo "make watch TEAM=withdrawals-transfers [JSON=1] - follow a team's topic"
+	@echo "make messages - extract the msgids (pybabel, babel.cfg) into each package's locales/messages.pot, update its de/es .po"
 	@echo "make up / make down - the compose stack (needs Docker)"
 
 .venv/.synced: pyproject.toml uv.lock shared/pyproject.toml services/*/pyproject.toml devstack/pyproject.toml
@@ -83,9 +86,36 @@ watch: setup
 bench: setup
 	$(RUN) python -m devstack.bench --requests $(N) --rate $(RATE) $(if $(filter 1 yes true,$(CLEANUP)),--cleanup) $(BENCH_ARGS)
 
+# Message catalogues (shared.i18n): each package's msgids — its code and templates as babel.cfg
+# maps them, plus the catalog's texts and the public status names — into
+# <package>/locales/messages.pot, merged into each language's messages.po (created when
+# missing). New texts arrive empty or fuzzy: translate them and drop the fuzzy flag;
+# tests/test_message_catalogues.py fails until every one is done. Languages: shared.i18n's
+# SUPPORTED_LOCALES less English (the msgids).
+MESSAGE_PACKAGES := shared/src/shared services/notifier/src/notifier services/history/src/history
+MESSAGE_LOCALES := de es
+messages: setup
+	@for dir in $(MESSAGE_PACKAGES); do \
+	  test -d $$dir/locales || continue; \
+	  $(RUN) pybabel -q extract -F babel.cfg --no-wrap --add-location=file --sort-by-file \
+	    --project=helpdesk --version=0.1.0 --copyright-holder="Help Centre" \
+	    --msgid-bugs-address=support@helpcentre.example -o $$dir/locales/messages.pot $$dir || exit 1; \
+	  for lang in $(MESSAGE_LOCALES); do \
+	    $(RUN) pybabel -q update --init-missing --no-wrap --ignore-obsolete -D messages \
+	      -i $$dir/locales/messages.pot -d $$dir/locales -l $$lang || exit 1; \
+	  done; \
+	done
+
+# The router's POST /v1/classify, one text per call over HTTP: p50/p95/p99 as JSON. Without URL a
+# router HTTP process of its own (no Kafka needed); URL=http://127.0.0.1:8002 measures make run's.
+CLASSIFY_N ?= 2000
+bench-classify: setup model
+	@$(RUN) python -m router.classify_bench --requests $(CLASSIFY_N) $(if $(URL),--url $(URL))
+
 evaluate: setup model
-	@test -n "$(DATA)" || { echo "usage: make evaluate DATA=file.csv [WRONG=0.25]"; exit 2; }
-	@$(RUN) python -m router.classifier.evaluate --data $(DATA) --wrong $(WRONG) --model $(MODEL)
+	@test -n "$(DATA)" || { echo "usage: make evaluate DATA=file.csv [WRONG=0.25] [ACCEPT=0.5]"; exit 2; }
+	@$(RUN) python -m router.classifier.evaluate --data $(DATA) --wrong $(WRONG) --accept $(ACCEPT) \
+	  --model $(MODEL)
 
 crossval: setup
 	$(RUN) python -m router.classifier.crossval --tune

@@ -61,7 +61,7 @@ class AppService:
 
 APP_SERVICES = (
     AppService("intake", IntakeSettings, 8001, uses_mongo=True),
-    AppService("router", RouterSettings, 8002, uses_mongo=False),
+    AppService("router", RouterSettings, 8002, uses_mongo=True),
     AppService("notifier", NotifierSettings, 8003, uses_mongo=True),
     AppService("history", HistorySettings, 8004, uses_mongo=True),
     AppService(
@@ -331,6 +331,18 @@ def test_required_settings_are_set(service: AppService) -> None:
     assert f"{p}METRICS_TOKEN" in env, "production refuses to serve /metrics without it"
     if service.uses_mongo:
         assert env[f"{p}MONGO_URL"].startswith("mongodb://mongo:27017")
+    if service.name in ("intake", "intake-mail", "notifier"):
+        assert (
+            env[f"{p}RECOVERY_SECRET"]
+            == "${HELPDESK_RECOVERY_SECRET:?set HELPDESK_RECOVERY_SECRET (32+ chars)}"
+        )
+    if service.name in ("intake", "router"):
+        assert env[f"{p}CLASSIFY_TOKEN"].startswith("${HELPDESK_CLASSIFY_TOKEN:?")
+    if service.name == "intake":
+        assert env["INTAKE_ROUTER_URL"] == "http://router:8002"
+    if service.name == "history":
+        assert env["HISTORY_INTAKE_URL"] == "http://intake:8001"
+        assert env["HISTORY_PAGE_SECRET"].startswith("${HELPDESK_PAGE_SECRET:?")
     if service.name == "notifier":
         assert env["NOTIFIER_SMTP_HOST"] == "mailpit"
         assert env["NOTIFIER_SMTP_PORT"] == "1025"
@@ -370,6 +382,9 @@ def test_compose_environment_validates_as_production_settings(
         "HELPDESK_JWT_SECRET": TEST_JWT_SECRET,
         "HELPDESK_METRICS_TOKEN": TEST_METRICS_TOKEN,
         "HELPDESK_REPLY_SECRET": "r" * 40,
+        "HELPDESK_RECOVERY_SECRET": "s" * 40,
+        "HELPDESK_CLASSIFY_TOKEN": "c" * 40,
+        "HELPDESK_PAGE_SECRET": "p" * 40,
     }
     for key, value in environment(service.name).items():
         monkeypatch.setenv(key, interpolate(value, variables))

@@ -30,6 +30,9 @@ VALID: dict[str, dict[str, Any]] = {
     "/replies": {"body": "a reply", "status": "pending"},
     "/status": {"status": "on-hold", "note": "waiting"},
     "/information-requests": {"body": "please send", "documents": ["ID photo"]},
+    "/suggestions": {"subject": "Withdrawal", "description": "pending for two days"},
+    "/account-recovery": {"email": "nobody@example.com", "locale": "en"},
+    "/link": {"token": "A" * 22 + "." + "0" * 32},
 }
 
 

@@ -143,6 +143,22 @@ async def test_a_corporate_account_is_exempt_from_the_several_accounts_rule() ->
     assert b"several_accounts" not in corporate_decision
 
 
+async def test_a_decision_names_the_documents_a_request_lacks() -> None:
+    reset = submitted("account", "I lost my phone, please reset my 2FA")
+    flagged = submitted("change-email", "Someone hacked my account and changed my e-mail")
+    flagged = flagged.model_copy(update={"required_documents_missing": True})
+    plain = submitted("withdrawals", "My withdrawal is pending")
+    seen = await run_router([reset, flagged, plain], None)
+    routed = {d["ticket_id"]: d for d in map(json.loads, seen["tickets.routed"])}
+    assert routed[reset.ticket_id]["required_documents_missing"] is True
+    assert routed[reset.ticket_id]["required_documents"] == ["id-front", "selfie-with-id"]
+    # the takeover rule needs none: the intake's flag and the category's documents stand
+    assert routed[flagged.ticket_id]["reason"] == "rule:account-takeover"
+    assert routed[flagged.ticket_id]["required_documents"] == ["id-front", "selfie-with-id"]
+    assert routed[plain.ticket_id]["required_documents_missing"] is False
+    assert routed[plain.ticket_id]["required_documents"] == []
+
+
 async def test_a_transfer_hands_the_whole_request_over_and_withdraws_it() -> None:
     ticket = submitted("trading", "My card was charged twice for one order")
     moved = TicketTransferred(

@@ -6,7 +6,9 @@ from dataclasses import replace
 
 from faststream_fastapi import FastStreamAPI
 
+from router.api import router as api_router
 from router.classifier.types import TeamClassifier
+from router.domain.categories import load_category_map
 from router.domain.decision import DecisionThresholds
 from router.domain.routing import RoutingPolicy
 from router.domain.rules import load_rules
@@ -38,9 +40,14 @@ def load_model(settings: RouterSettings) -> TeamClassifier | None:
             hint="make model",
         )
         return None
+    from threadpoolctl import threadpool_limits
+
     from router.classifier import load_classifier  # heavy import only when there is a model
 
-    return load_classifier(settings.model_path, embedding_gate=settings.embedding_gate)
+    model = load_classifier(settings.model_path, embedding_gate=settings.embedding_gate)
+    if settings.blas_threads:  # process-wide and for good, once numpy's BLAS is loaded
+        threadpool_limits(limits=settings.blas_threads, user_api="blas")
+    return model
 
 
 def thresholds_from(settings: RouterSettings) -> DecisionThresholds:
@@ -85,14 +92,16 @@ def build(settings: RouterSettings) -> ServiceApp:
     service = RoutingService(
         policy=RoutingPolicy(
             catalog=catalog,
-            rules=load_rules(settings.rules_path, catalog.teams),
+            rules=load_rules(settings.rules_path, catalog),
             thresholds=thresholds_from(settings),
+            categories=load_category_map(settings.intent_categories_path, catalog),
         ),
         classifier=load_model(settings),
         topics=topics,
         publisher=KafkaEventPublisher(broker),
         dead_letters=KafkaDeadLetters(broker, SERVICE),
         directory=MongoAccountDirectory.of(mongo),
+        classify_directory_timeout_seconds=settings.classify_directory_timeout_seconds,
     )
 
     @batch_subscriber(
@@ -146,12 +155,14 @@ def build(settings: RouterSettings) -> ServiceApp:
     built = build_app(
         service=SERVICE,
         title="Help Centre router",
-        description="Classifies each submitted request and forwards it to its team's topic.",
+        description="Classifies each submitted request and forwards it to its team's topic;"
+        " classifies a request being written for the Submit-a-request page (POST /v1/classify).",
         settings=settings,
         broker=broker,
         lifespan=service_lifespan(close=[mongo.close]),
         # Not MongoDB: routing goes on without the directory (see RoutingService).
         readiness={"kafka": kafka_is_ready(broker)},
+        routers=(api_router,),
         metrics=metrics,
     )
     built.http.state.routing_service = service

@@ -1,5 +1,6 @@
 """Routing a batch of submitted requests: decode each, classify all at once, decide each,
-forward to the team topic and announce on tickets.routed.
+forward to the team topic and announce on tickets.routed. And the same decision for one request
+still being written (POST /v1/classify), with its category suggestions, published nowhere.
 """
 
 from __future__ import annotations
@@ -11,8 +12,16 @@ from dataclasses import dataclass
 from pydantic import TypeAdapter
 
 from router.classifier.types import Prediction, TeamClassifier
-from router.domain.routing import NO_MODEL_VERSION, RoutingPolicy, route, ticket_text
+from router.domain.classification import classify
+from router.domain.routing import (
+    NO_MODEL_VERSION,
+    RoutingPolicy,
+    request_text,
+    route,
+    ticket_text,
+)
 from router.ports import AccountDirectory, EventPublisher
+from shared.contracts.classification import Classification, ClassifyRequest
 from shared.contracts.events import (
     Envelope,
     RoutingDecision,
@@ -39,6 +48,8 @@ class RoutingService:
     # The account kinds (corporate accounts are exempt from the several-accounts rule).
     directory: AccountDirectory | None = None
     directory_timeout_seconds: float = 1.0
+    classify_directory_timeout_seconds: float = 0.2
+    """A customer is typing: the suggestion does not wait long for the account's kind."""
 
     @property
     def model_version(self) -> str:
@@ -76,15 +87,43 @@ class RoutingService:
         await self.publisher.publish_many(outgoing)
         return decisions
 
+    async def classify(self, request: ClassifyRequest) -> Classification:
+        """What routing would do with this request now, and its likely categories. The
+        account's kind (for exemptions) is looked up while the model reads the text."""
+        kinds = asyncio.create_task(
+            self._kinds_of(
+                [request.account_id] if request.account_id else [],
+                self.classify_directory_timeout_seconds,
+            )
+        )
+        text = request_text(request.subject, request.description)
+        try:
+            (prediction,) = await self._predict([text])
+        except BaseException:
+            kinds.cancel()
+            raise
+        kind = (await kinds).get(request.account_id or "")
+        return classify(
+            request,
+            prediction,
+            self.policy,
+            model_version=self.model_version,
+            account_kind=kind,
+        )
+
     async def _account_kinds(self, tickets: Sequence[TicketSubmitted]) -> dict[str, str]:
         """One directory query per batch. Routing does not wait on the directory: when it does
         not answer in time the batch is routed without kinds (no exemption applies), which
         costs a corporate account a line of guidance, never a request."""
-        if self.directory is None:
+        accounts = sorted({t.account_id for t in tickets})
+        return await self._kinds_of(accounts, self.directory_timeout_seconds)
+
+    async def _kinds_of(self, accounts: Sequence[str], timeout: float) -> dict[str, str]:
+        if self.directory is None or not accounts:
             return {}
         try:
-            async with asyncio.timeout(self.directory_timeout_seconds):
-                found = await self.directory.get_many(sorted({t.account_id for t in tickets}))
+            async with asyncio.timeout(timeout):
+                found = await self.directory.get_many(accounts)
         except Exception as exc:
             log.warning(
                 "account directory unavailable; routing without account kinds", error=repr(exc)
@@ -93,9 +132,11 @@ class RoutingService:
         return {account: record.kind for account, record in found.items() if record}
 
     async def _classify(self, tickets: list[TicketSubmitted]) -> list[Prediction | None]:
+        return await self._predict([ticket_text(t) for t in tickets])
+
+    async def _predict(self, texts: list[str]) -> list[Prediction | None]:
         if self.classifier is None:
-            return [None] * len(tickets)
-        texts = [ticket_text(t) for t in tickets]
+            return [None] * len(texts)
         # CPU-bound: off the event loop, so heartbeats and /readyz keep answering.
         predictions = await asyncio.to_thread(self.classifier.predict, texts)
         return list(predictions)

@@ -5,17 +5,36 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import BatchConsumerSettings, ServiceSettings
+from shared.settings import BatchConsumerSettings, ClassifyTokenSettings, ServiceSettings
 
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parents[2] / "model" / "model.joblib"
 
 
-class RouterSettings(BatchConsumerSettings, ServiceSettings):
+class RouterSettings(BatchConsumerSettings, ClassifyTokenSettings, ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="ROUTER_", extra="ignore", frozen=True)
 
     port: int = 8002
     model_path: Path = DEFAULT_MODEL_PATH
     rules_path: Path | None = None
+    intent_categories_path: Path | None = Field(
+        default=None, description="Intent -> category map of the suggestions (default: shipped)"
+    )
+    classify_directory_timeout_seconds: float = Field(
+        default=0.2,
+        gt=0,
+        le=5,
+        description="POST /v1/classify waits this long for the account's kind, then answers"
+        " without it (no exemption applies)",
+    )
+    blas_threads: int = Field(
+        default=1,
+        ge=0,
+        le=64,
+        description="Threads of the BLAS library (numpy) in this process, 0: the library's"
+        " default. One: per text the products are small, and idle BLAS threads spin on CPU the"
+        " sentence encoder and the event loop need (one text's classification took twice the"
+        " CPU with two on this 2-core machine)",
+    )
     reroute_confidence: float | None = Field(
         default=None, ge=0, le=1, description="Override the calibrated default (decision.py)"
     )

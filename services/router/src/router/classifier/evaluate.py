@@ -1,11 +1,17 @@
 """Evaluate a trained classifier on a labelled CSV and print ONE JSON object.
 
-    uv run python -m router.classifier.evaluate --data FILE.csv [--wrong 0.25] [--seed 7]
-        [--model PATH] [--reroute-confidence X] [--keep-floor X] [--triage-below X]
+    uv run python -m router.classifier.evaluate --data FILE.csv [--wrong 0.25] [--accept 0.5]
+        [--seed 7] [--model PATH] [--reroute-confidence X] [--keep-floor X] [--triage-below X]
 
-The CSV needs `text` and `team`; `intent` (or `category`) adds intent accuracy; other columns
-are ignored. With --wrong P, customers are simulated picking a wrong team with probability P
-(seeded) and the decision policy (router.domain.decision) routes every row.
+The CSV needs `text` and `team`; `intent` (or `category`) adds intent accuracy and the
+category suggestions' figures (`categories`: top-1 / top-3 accuracy, calibration, the rules'
+pattern precision; category labels derived from the intents, router.classifier.suggestions);
+other columns are ignored. With --wrong P, customers are simulated picking a wrong team with
+probability P (seeded) and the decision policy (router.domain.decision) routes every row
+(`simulation`). With --accept Q as well, customers pick a category (a wrong one with
+probability P), are shown the suggestion and take it with probability Q when it differs; every
+request is routed by the whole policy, rules included (`suggestions`: misroute rate without
+and with suggestions, ID-document round trips avoided).
 """
 
 from __future__ import annotations
@@ -32,7 +38,15 @@ from router.classifier.metrics import (
     simulate,
     team_report,
 )
+from router.classifier.suggestions import (
+    category_labels,
+    simulate_suggestions,
+    suggestion_report,
+)
+from router.domain.categories import load_category_map
 from router.domain.decision import DecisionThresholds
+from router.domain.routing import RoutingPolicy
+from router.domain.rules import load_rules
 from router.settings import DEFAULT_MODEL_PATH
 from shared.contracts.catalog import load_catalog
 
@@ -68,6 +82,7 @@ def evaluate(
     model_path: Path,
     *,
     wrong: float | None = None,
+    accept: float | None = None,
     seed: int = 7,
     thresholds: DecisionThresholds | None = None,
 ) -> dict[str, Any]:
@@ -107,17 +122,38 @@ def evaluate(
         "size_bytes": model_path.stat().st_size,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
+    catalog = load_catalog()
+    decision_thresholds = thresholds or DecisionThresholds()
     if wrong is not None:
-        catalog = load_catalog()
         teams = [t for t in catalog.teams if t != catalog.triage_team]
-        policy = thresholds or DecisionThresholds()
         picks = customer_picks(truth, teams, wrong, seed)
-        result = simulate(truth, picks, predictions, policy, catalog.triage_team)
+        result = simulate(truth, picks, predictions, decision_thresholds, catalog.triage_team)
         report["simulation"] = {
             "p_wrong": wrong,
             "seed": seed,
-            "thresholds": asdict(policy),
+            "thresholds": asdict(decision_thresholds),
             **result.as_dict(),
+        }
+    policy = RoutingPolicy(
+        catalog=catalog,
+        rules=load_rules(None, catalog),
+        thresholds=decision_thresholds,
+        categories=load_category_map(None, catalog),
+    )
+    categories = category_labels(examples, policy.categories)
+    if categories is None:
+        report["categories"] = {"labels": "none: the data has no intent column to derive them"}
+        return report
+    report["categories"] = suggestion_report(examples, categories, predictions, policy)
+    if wrong is not None and accept is not None:
+        outcome = simulate_suggestions(
+            examples, categories, predictions, policy, p_wrong=wrong, p_accept=accept, seed=seed
+        )
+        report["suggestions"] = {
+            "p_wrong": wrong,
+            "p_accept": accept,
+            "seed": seed,
+            **outcome.as_dict(),
         }
     return report
 
@@ -127,6 +163,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--data", type=Path, required=True, help="CSV with text,team[,intent]")
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL_PATH)
     parser.add_argument("--wrong", type=float, default=None, help="P(customer picks wrong)")
+    parser.add_argument(
+        "--accept",
+        type=float,
+        default=None,
+        help="with --wrong: P(customer takes the suggested category when it differs)",
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--reroute-confidence", type=float, default=None)
     parser.add_argument("--keep-floor", type=float, default=None)
@@ -135,7 +177,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     if not args.model.exists():
         parser.error(f"no model at {args.model}: run `python -m router.classifier.train` first")
     report = evaluate(
-        args.data, args.model, wrong=args.wrong, seed=args.seed, thresholds=thresholds_from(args)
+        args.data,
+        args.model,
+        wrong=args.wrong,
+        accept=args.accept,
+        seed=args.seed,
+        thresholds=thresholds_from(args),
     )
     print(json.dumps(report))
 

@@ -26,7 +26,7 @@ import numpy.typing as npt
 from scipy import sparse
 
 from router.classifier.head import EmbeddingHead
-from router.classifier.types import Prediction
+from router.classifier.types import INTENT_RANKING, Prediction
 
 if TYPE_CHECKING:
     from router.classifier.encoder import SentenceEncoder
@@ -244,16 +244,21 @@ def predictions_from(
     intent_p: Matrix, team_p: Matrix, intents: Sequence[str], teams: Sequence[str]
 ) -> list[Prediction]:
     order = np.argsort(-team_p, axis=1, kind="stable")
-    best_intents = intent_p.argmax(axis=1)
+    listed = min(INTENT_RANKING, intent_p.shape[1])
+    intent_order = np.argsort(-intent_p, axis=1, kind="stable")[:, :listed]
     predictions: list[Prediction] = []
-    for row, ranks, best_intent in zip(team_p, order, best_intents, strict=True):
+    for row, ranks, intent_row, intent_ranks in zip(
+        team_p, order, intent_p, intent_order, strict=True
+    ):
         ranking = tuple((teams[j], float(row[j])) for j in ranks)
+        top_intents = tuple((intents[j], float(intent_row[j])) for j in intent_ranks)
         predictions.append(
             Prediction(
                 team=ranking[0][0],
-                intent=intents[best_intent],
+                intent=top_intents[0][0] if top_intents else None,
                 confidence=ranking[0][1],
                 ranking=ranking,
+                intents=top_intents,
             )
         )
     return predictions

@@ -8,6 +8,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+INTENT_RANKING = 10
+"""How many intents a prediction lists (the category suggestions read them)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Prediction:
@@ -19,6 +22,9 @@ class Prediction:
     """Calibrated probability of `team`."""
     ranking: tuple[tuple[str, float], ...]
     """Every team the model knows, most probable first; the probabilities sum to ~1."""
+    intents: tuple[tuple[str, float], ...] = ()
+    """The most probable intents (up to INTENT_RANKING), most probable first; the rest of the
+    probability is spread over intents not listed. Empty when the classifier does not say."""
 
     def probability(self, team: str) -> float:
         """The model's probability of `team` (0 for a team it does not know)."""

@@ -7,8 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from router.classifier.types import Prediction
+from router.domain.categories import CategoryMap
 from router.domain.decision import DecisionThresholds, decide_team
-from router.domain.rules import PolicyRule, first_match
+from router.domain.rules import PolicyMatch, PolicyRule, apply_rules
 from shared.contracts.catalog import Catalog
 from shared.contracts.events import Priority, RoutingDecision, TeamScore, TicketSubmitted
 
@@ -20,10 +21,45 @@ class RoutingPolicy:
     catalog: Catalog
     rules: tuple[PolicyRule, ...]
     thresholds: DecisionThresholds
+    categories: CategoryMap
+    """Intent -> category, for the category suggestions (router.domain.categories)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RequestFacts:
+    """What routing reads of a request, submitted (TicketSubmitted) or still being written
+    (POST /v1/classify)."""
+
+    category: str
+    """The customer's pick ("" for none yet)."""
+    text: str
+    has_attachments: bool = False
+    documents_missing: bool = False
+    """The intake's flag: the category needs documents and none were attached."""
+
+    @classmethod
+    def of(cls, ticket: TicketSubmitted) -> RequestFacts:
+        return cls(
+            category=ticket.category,
+            text=ticket_text(ticket),
+            has_attachments=bool(ticket.attachments),
+            documents_missing=ticket.required_documents_missing,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Routed:
+    decision: RoutingDecision
+    policy: PolicyMatch
+    """The rule that matched, and the documents and guidance (catalog ids) of the request."""
+
+
+def request_text(subject: str, description: str) -> str:
+    return f"{subject}\n{description}"
 
 
 def ticket_text(ticket: TicketSubmitted) -> str:
-    return f"{ticket.subject}\n{ticket.description}"
+    return request_text(ticket.subject, ticket.description)
 
 
 def route(
@@ -34,12 +70,30 @@ def route(
     model_version: str = NO_MODEL_VERSION,
     account_kind: str | None = None,
 ) -> RoutingDecision:
+    return assess(
+        RequestFacts.of(ticket),
+        prediction,
+        policy,
+        model_version=model_version,
+        account_kind=account_kind,
+    ).decision
+
+
+def assess(
+    request: RequestFacts,
+    prediction: Prediction | None,
+    policy: RoutingPolicy,
+    *,
+    model_version: str = NO_MODEL_VERSION,
+    account_kind: str | None = None,
+) -> Routed:
     triage = policy.catalog.triage_team
-    picked = policy.catalog.team_for(ticket.category)
+    picked = policy.catalog.team_for(request.category)
     customer_team = None if picked == triage else picked
-    rule = first_match(policy.rules, ticket.category, ticket_text(ticket), account_kind)
-    docs_missing = ticket.required_documents_missing or bool(
-        rule and rule.requires_id_documents and not ticket.attachments
+    match = apply_rules(policy.rules, policy.catalog, request.category, request.text, account_kind)
+    rule = match.rule
+    docs_missing = request.documents_missing or bool(
+        rule and rule.documents and not request.has_attachments
     )
 
     if rule is not None and rule.team is not None:
@@ -57,12 +111,12 @@ def route(
         team, reason, confidence = triage, "triage", None
         explanation = "no model loaded and no category to go by"
 
-    return RoutingDecision(
+    decision = RoutingDecision(
         team=team,
         intent=prediction.intent if prediction else None,
         confidence=1.0 if confidence is None else confidence,
         priority=rule.priority if rule and rule.priority else Priority.NORMAL,
-        customer_category=ticket.category,
+        customer_category=request.category,
         customer_team=customer_team,
         rerouted_from=customer_team if customer_team and team != customer_team else None,
         reason=reason,
@@ -74,8 +128,10 @@ def route(
             if t != team
         )[:3],
         required_documents_missing=docs_missing,
+        required_documents=match.documents if docs_missing else (),
         flags=rule.flags if rule else (),
     )
+    return Routed(decision=decision, policy=match)
 
 
 def _explain(reason: str, team: str, customer_team: str | None, prediction: Prediction) -> str:
