@@ -20,6 +20,15 @@ from shared.settings import DEVELOPMENT_JWT_SECRET, ServiceSettings
 
 _SETTINGS = ServiceSettings()
 
+STRONG_SECRET = "s3cr3t-" + "x" * 40
+# Every secret a production intake refuses to start without (besides JWT_SECRET, which the
+# tests set themselves); each distinct, as operators are told to make them.
+INTAKE_PRODUCTION_SECRETS = {
+    "INTAKE_REPLY_SECRET": "reply-" + "r" * 40,
+    "INTAKE_RECOVERY_SECRET": "recovery-" + "v" * 40,
+    "INTAKE_CLASSIFY_TOKEN": "classify-" + "c" * 40,
+}
+
 # Routes anyone may call: probes, the docs (development only; /asyncapi* too), the sign-in form
 # (which takes the token in its body and is tested on its own), and account recovery, for the
 # customer who cannot sign in (its credential is the mailed link: tests/security/
@@ -105,9 +114,9 @@ class Operation:
 
     @property
     def role(self) -> str:
-        """The role the route serves: agents act on requests, customers on their own."""
-        agent_only = ("/replies", "/status", "/information-requests")
-        return "agent" if self.path.endswith(agent_only) else "customer"
+        """The role the route serves, from its OpenAPI tags: agents act on requests (tag
+        `agents` alone), customers on their own (every other route that takes a token)."""
+        return "agent" if self.spec.get("tags") == ["agents"] else "customer"
 
     @property
     def json_schema(self) -> dict[str, Any] | None:
@@ -144,6 +153,9 @@ async def operations(stack: EmbeddedStack, service: str) -> list[Operation]:
 
 
 def resolve(document_schema: dict[str, Any], components: dict[str, Any]) -> dict[str, Any]:
+    for choice in document_schema.get("anyOf", ()):  # an optional body: {$ref} or null
+        if "$ref" in choice:
+            return resolve(choice, components)
     ref = document_schema.get("$ref")
     if ref is None:
         return document_schema

@@ -17,12 +17,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from devstack.stack import SERVICES, EmbeddedStack
 
 from .http_support import exchange, extra_service, request_head
+from .security_support import INTAKE_PRODUCTION_SECRETS, STRONG_SECRET
 
 pytestmark = pytest.mark.e2e
 
 KNOWN_METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "other"}
 MADE_UP = 60
-STRONG_SECRET = "s3cr3t-" + "x" * 40
 SCRAPE_TOKEN = "scrape-" + "t" * 40
 
 
@@ -63,9 +63,11 @@ async def test_made_up_methods_do_not_grow_the_registry(
 
 
 def production_env(**settings: str) -> dict[str, str]:
-    return {"INTAKE_ENVIRONMENT": "production", "INTAKE_JWT_SECRET": STRONG_SECRET} | {
-        f"INTAKE_{name.upper()}": value for name, value in settings.items()
-    }
+    return (
+        {"INTAKE_ENVIRONMENT": "production", "INTAKE_JWT_SECRET": STRONG_SECRET}
+        | INTAKE_PRODUCTION_SECRETS
+        | {f"INTAKE_{name.upper()}": value for name, value in settings.items()}
+    )
 
 
 async def test_production_metrics_want_the_scrape_token(infra: EmbeddedStack) -> None:

@@ -25,6 +25,9 @@ BODIES = {
     "/replies": {"body": "intruder reply"},
     "/status": {"status": "closed"},
     "/information-requests": {"body": "send me your ID", "documents": True},
+    "/notes": {"body": "intruder note"},
+    "/transfers": {"team": "security", "reason": "intruder transfer"},
+    "/assignment": {"assignee": "agent-2"},
 }
 
 

@@ -33,6 +33,9 @@ VALID: dict[str, dict[str, Any]] = {
     "/suggestions": {"subject": "Withdrawal", "description": "pending for two days"},
     "/account-recovery": {"email": "nobody@example.com", "locale": "en"},
     "/link": {"token": "A" * 22 + "." + "0" * 32},
+    "/notes": {"body": "an internal note"},
+    "/transfers": {"team": "security", "reason": "account takeover signs"},
+    "/assignment": {"assignee": "agent-2"},
 }
 
 

@@ -21,12 +21,11 @@ from shared.settings import DEVELOPMENT_JWT_SECRET
 from shared.tokens import issue_token
 from shared.waiting import wait_until
 
-from .security_support import GOOD_TICKET
+from .security_support import GOOD_TICKET, INTAKE_PRODUCTION_SECRETS, STRONG_SECRET
 
 pytestmark = pytest.mark.e2e
 
 LIMIT = 5
-STRONG_SECRET = "s3cr3t-" + "x" * 40
 
 
 def _argv(service: str, host: str, port: int) -> list[str]:
@@ -129,7 +128,7 @@ async def test_a_production_process_refuses_development_tokens(infra: EmbeddedSt
         "INTAKE_ENVIRONMENT": "production",
         "INTAKE_JWT_SECRET": STRONG_SECRET,
         "INTAKE_METRICS_TOKEN": "scrape-" + "t" * 40,
-    }
+    } | INTAKE_PRODUCTION_SECRETS
     async with extra_process(infra, "intake", env, "prod-ok") as (process, url):
         await wait_until(lambda: _ready(process, url), timeout=60, what="production intake")
         async with httpx.AsyncClient(base_url=url, timeout=10) as client:

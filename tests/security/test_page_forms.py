@@ -197,7 +197,7 @@ async def test_recovery_answers_alike_and_a_link_files_one_request(
 
     [mail] = await wait_for_mail(
         services.config.maildir,
-        lambda m: m["To"] == "bob@example.com" and _link(m) is not None,
+        lambda m: m["X-Envelope-To"] == "bob@example.com" and _link(m) is not None,
         timeout=DEADLINE,
     )
     token = _link(mail)

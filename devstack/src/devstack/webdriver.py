@@ -152,8 +152,21 @@ class Browser:
         text: str = await self._call("GET", f"/element/{element}/text")
         return text
 
-    async def text_of(self, css: str) -> str:
-        return await self.text(await self.find(css))
+    async def text_of(self, css: str, *, containing: str | None = None) -> str:
+        """The text of the first element `css` finds, once it contains `containing` (if
+        given). Found anew on each try: after a click the old page's element goes stale
+        while the next page loads."""
+
+        async def probe() -> list[str] | None:
+            elements = await self.find_all(css)
+            if not elements:
+                return None
+            text = await self.text(elements[0])
+            return [text] if containing is None or containing in text else None
+
+        what = f"{css!r}" + (f" containing {containing!r}" if containing else "")
+        [text] = await wait_until(probe, timeout=10, what=what, interval=0.1)
+        return text
 
     async def type(self, css: str, text: str) -> None:
         element = await self.find(css)
@@ -178,7 +191,11 @@ class Browser:
         return url
 
     async def click(self, css: str) -> None:
-        await self._call("POST", f"/element/{await self.find(css)}/click", {})
+        async def clicked() -> bool:  # found anew if the page changed under it
+            await self._call("POST", f"/element/{await self.find(css)}/click", {})
+            return True
+
+        await wait_until(clicked, timeout=10, what=f"a click on {css!r}", interval=0.1)
 
     async def script(self, source: str) -> Any:
         return await self._call("POST", "/execute/sync", {"script": source, "args": []})

@@ -15,7 +15,12 @@ from intake.domain.attachments import MIB
 from intake.service.placement import Placement
 from intake.settings import IntakeSettings
 from intake.wiring import wire
-from shared.contracts.events import ActivityEvent, TicketRouted, TicketSubmitted
+from shared.contracts.events import (
+    AccountRecoveryRequested,
+    ActivityEvent,
+    TicketRouted,
+    TicketSubmitted,
+)
 from shared.http.app import ServiceApp, build_app, kafka_is_ready, service_lifespan
 from shared.kafka.broker import batch_subscriber, create_broker
 from shared.kafka.dead_letters import KafkaDeadLetters
@@ -140,3 +145,4 @@ def declare_publishers(broker: KafkaBroker, settings: IntakeSettings) -> None:
     topics = settings.topics
     broker.publisher(topics.submitted, schema=TicketSubmitted, title="tickets.submitted")
     broker.publisher(topics.activity, schema=ActivityEvent, title="tickets.activity")
+    broker.publisher(topics.recovery, schema=AccountRecoveryRequested, title="accounts.recovery")

@@ -71,12 +71,15 @@ _REASONS: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 
 
+# The fields the pages show an error next to; a refusal of any other goes above the form.
+_SHOWN_FIELDS = frozenset({"category", "subject", "description", "body", "email"})
+
+
 def _field(name: str) -> str:
     if name.startswith("attachments"):
         return "attachments"
-    if name.startswith("body."):
-        return name.removeprefix("body.")
-    return "form"
+    field_name = name.removeprefix("body.")
+    return field_name if name.startswith("body.") and field_name in _SHOWN_FIELDS else "form"
 
 
 def errors_from(answer: IntakeAnswer, _: Callable[..., str]) -> dict[str, str]:

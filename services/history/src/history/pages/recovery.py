@@ -141,7 +141,8 @@ async def file_request(request: Request, token: str, who: Who) -> Response:
         async with page_form(request, max_files=MAX_FILES) as form:
             if not genuine_post(request, visitor, form.get(CSRF_FIELD)):
                 return refused(request, visitor)
-            fields = {name: form.get(name) for name in ("subject", "description", "locale")}
+            fields = {name: form.get(name) for name in ("subject", "description")}
+            fields["locale"] = form.get("locale") or page_locale(request)
             shown = fields
             answer = await intake(request).post_form(
                 "/v1/account-recovery/request",

@@ -85,9 +85,8 @@ async def submit(request: Request, who: Who) -> Response:
                 return refused(request, who)
             if (page := _customer(request, who)) is not None:
                 return page
-            fields = {
-                name: form.get(name) for name in ("category", "subject", "description", "locale")
-            }
+            fields = {name: form.get(name) for name in ("category", "subject", "description")}
+            fields["locale"] = form.get("locale") or page_locale(request)
             shown = fields | {"idempotency_key": form.get("idempotency_key")}
             answer = await intake(request).post_form(
                 "/v1/tickets",

@@ -6,6 +6,7 @@ from fastapi import APIRouter, status
 from fastapi.responses import JSONResponse
 
 from intake.api.dependencies import AgentPrincipal, CorrelationId, IdempotencyKey, UseCases
+from intake.api.openapi import example, problems
 from intake.api.schemas import (
     ActivityAccepted,
     AssignmentRequest,
@@ -15,8 +16,6 @@ from intake.api.schemas import (
     StatusRequest,
     TransferRequest,
     accepted,
-    example,
-    problems,
 )
 
 router = APIRouter(prefix="/v1", tags=["agents"])

@@ -16,14 +16,8 @@ from intake.api.dependencies import (
     UseCases,
 )
 from intake.api.forms import media_type, read_multipart
-from intake.api.schemas import (
-    DOCUMENTS_BODY,
-    ActivityAccepted,
-    CommentRequest,
-    accepted,
-    example,
-    problems,
-)
+from intake.api.openapi import DOCUMENTS_BODY, example, problems
+from intake.api.schemas import ActivityAccepted, CommentRequest, accepted
 from intake.domain.attachments import ALLOWED_TYPES, content_disposition
 from shared.http.problems import InvalidParam, ProblemError
 

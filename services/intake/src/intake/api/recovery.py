@@ -8,15 +8,14 @@ from fastapi.responses import JSONResponse
 
 from intake.api.dependencies import CorrelationId, UseCases
 from intake.api.forms import read_browser_form
+from intake.api.openapi import RECOVERY_REQUEST_BODY, problems
 from intake.api.schemas import (
-    RECOVERY_REQUEST_BODY,
     RecoveryAsk,
     RecoveryAsked,
     RecoveryLinkCheck,
     RecoveryLinkOut,
     TicketAccepted,
     accepted,
-    problems,
 )
 from intake.domain.recovery import LinkState
 from intake.domain.submission import SubmissionForm

@@ -13,15 +13,13 @@ from intake.api.dependencies import (
     UseCases,
 )
 from intake.api.forms import read_submission
+from intake.api.openapi import SUBMISSION_BODY, example, problems
 from intake.api.schemas import (
-    SUBMISSION_BODY,
     CategoryOut,
     SuggestionOut,
     SuggestionRequest,
     TicketAccepted,
     accepted,
-    example,
-    problems,
 )
 from shared.i18n import negotiate, normalise_locale
 
