@@ -92,6 +92,10 @@ async def infra(
             # check would couple them by content (intake's own tests cover it on their process).
             "INTAKE_RATE_LIMIT_TICKETS": "1000",
             "INTAKE_DUPLICATE_WINDOW_SECONDS": "0",
+            # Every test's browser is 127.0.0.1 and they share the demo addresses; the
+            # recovery limits are tested on their own (services/intake/tests).
+            "INTAKE_RECOVERY_RATE_LIMIT_PER_ADDRESS": "1000",
+            "INTAKE_RECOVERY_RATE_LIMIT_PER_CLIENT": "1000",
         },
     )
     stack = EmbeddedStack(config)
