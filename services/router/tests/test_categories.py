@@ -11,7 +11,6 @@ from router.classifier.data import load_examples
 from router.classifier.types import Prediction
 from router.domain.categories import (
     category_scores,
-    load_category_map,
     model_categories,
     odds_factor,
     parse_category_map,
@@ -19,22 +18,16 @@ from router.domain.categories import (
     with_rule_evidence,
 )
 from router.domain.classification import classify
-from router.domain.decision import DecisionThresholds
-from router.domain.routing import RoutingPolicy
-from router.domain.rules import PolicyRule, load_rules
+from router.domain.rules import PolicyRule
+from router.policy import shipped_policy
 from shared.contracts.catalog import load_catalog
 from shared.contracts.classification import ClassifyRequest
 
 pytestmark = pytest.mark.unit
 
 CATALOG = load_catalog()
-CATEGORIES = load_category_map(None, CATALOG)
-POLICY = RoutingPolicy(
-    catalog=CATALOG,
-    rules=load_rules(None, CATALOG),
-    thresholds=DecisionThresholds(),
-    categories=CATEGORIES,
-)
+POLICY = shipped_policy()
+CATEGORIES = POLICY.categories
 ID_PHOTOS = ["id-front", "selfie-with-id"]
 
 

@@ -152,9 +152,11 @@ async def test_a_decision_names_the_documents_a_request_lacks() -> None:
     routed = {d["ticket_id"]: d for d in map(json.loads, seen["tickets.routed"])}
     assert routed[reset.ticket_id]["required_documents_missing"] is True
     assert routed[reset.ticket_id]["required_documents"] == ["id-front", "selfie-with-id"]
-    # the takeover rule needs none: the intake's flag and the category's documents stand
+    # moved to security by the takeover rule, which needs none: the picked category's
+    # documents left with the pick (the intake's flag was about that category)
     assert routed[flagged.ticket_id]["reason"] == "rule:account-takeover"
-    assert routed[flagged.ticket_id]["required_documents"] == ["id-front", "selfie-with-id"]
+    assert routed[flagged.ticket_id]["required_documents"] == []
+    assert routed[flagged.ticket_id]["priority"] == "urgent"
     assert routed[plain.ticket_id]["required_documents_missing"] is False
     assert routed[plain.ticket_id]["required_documents"] == []
 

@@ -13,6 +13,7 @@ from router.domain.decision import DecisionThresholds
 from router.domain.routing import RoutingPolicy
 from router.domain.rules import load_rules
 from router.handover import HandoverService
+from router.language import LanguageDetector
 from router.service import RoutingService
 from router.settings import RouterSettings
 from shared.contracts.catalog import load_catalog
@@ -95,6 +96,7 @@ def build(settings: RouterSettings) -> ServiceApp:
             rules=load_rules(settings.rules_path, catalog),
             thresholds=thresholds_from(settings),
             categories=load_category_map(settings.intent_categories_path, catalog),
+            languages=frozenset(settings.model_languages),
         ),
         classifier=load_model(settings),
         topics=topics,
@@ -102,6 +104,7 @@ def build(settings: RouterSettings) -> ServiceApp:
         dead_letters=KafkaDeadLetters(broker, SERVICE),
         directory=MongoAccountDirectory.of(mongo),
         classify_directory_timeout_seconds=settings.classify_directory_timeout_seconds,
+        languages=LanguageDetector(),
     )
 
     @batch_subscriber(

@@ -15,3 +15,8 @@ class EventPublisher(Protocol):
 class AccountDirectory(Protocol):
     async def get_many(self, account_ids: Sequence[str]) -> dict[str, AccountRecord | None]:
         """Every asked id, with its record or None when the directory has none."""
+
+
+class LanguageOf(Protocol):
+    def language_of(self, text: str) -> str | None:
+        """ISO 639-1 of the text's language; None when it cannot be told."""

@@ -20,7 +20,7 @@ from router.domain.routing import (
     route,
     ticket_text,
 )
-from router.ports import AccountDirectory, EventPublisher
+from router.ports import AccountDirectory, EventPublisher, LanguageOf
 from shared.contracts.classification import Classification, ClassifyRequest
 from shared.contracts.events import (
     Envelope,
@@ -50,6 +50,11 @@ class RoutingService:
     directory_timeout_seconds: float = 1.0
     classify_directory_timeout_seconds: float = 0.2
     """A customer is typing: the suggestion does not wait long for the account's kind."""
+    languages: LanguageOf | None = None
+    """Detects each request's language (None: not detected, every text read as the model's)."""
+
+    def _language(self, text: str) -> str | None:
+        return self.languages.language_of(text) if self.languages else None
 
     @property
     def model_version(self) -> str:
@@ -68,6 +73,7 @@ class RoutingService:
                 self.policy,
                 model_version=self.model_version,
                 account_kind=kinds.get(t.account_id),
+                language=self._language(ticket_text(t)),
             )
             for t, p in zip(tickets, predictions, strict=True)
         ]
@@ -82,6 +88,7 @@ class RoutingService:
                 team=decision.team,
                 reason=decision.reason,
                 rerouted_from=decision.rerouted_from,
+                language=decision.language,
                 confidence=round(decision.confidence, 3),
             )
         await self.publisher.publish_many(outgoing)
@@ -109,6 +116,7 @@ class RoutingService:
             self.policy,
             model_version=self.model_version,
             account_kind=kind,
+            language=self._language(text),
         )
 
     async def _account_kinds(self, tickets: Sequence[TicketSubmitted]) -> dict[str, str]:

@@ -35,6 +35,11 @@ class RouterSettings(BatchConsumerSettings, ClassifyTokenSettings, ServiceSettin
         " sentence encoder and the event loop need (one text's classification took twice the"
         " CPU with two on this 2-core machine)",
     )
+    model_languages: tuple[str, ...] = Field(
+        default=("en",),
+        description="Languages the model reads (ISO 639-1); a request detected in another goes"
+        " to triage with its language (the model and the rules' patterns are English)",
+    )
     reroute_confidence: float | None = Field(
         default=None, ge=0, le=1, description="Override the calibrated default (decision.py)"
     )

@@ -115,6 +115,14 @@ class RoutingDecision(Model):
         description="Ids (catalog `documents`) of what the request needs, when it needs any",
     )
     flags: tuple[str, ...] = Field(default=(), description="Guidance flags, e.g. several_accounts")
+    language: str | None = Field(
+        default=None, description="The request's language (ISO 639-1), when detected"
+    )
+    contributions: tuple[str, ...] = Field(
+        default=(),
+        description="What each matching policy rule added (routing, priority, documents, flags,"
+        " guidance) and by which evidence (text, intent or the customer's pick)",
+    )
 
 
 class TicketRouted(Envelope, RoutingDecision):

@@ -11,8 +11,13 @@ from pathlib import Path
 DATA_DIR = Path(__file__).resolve().parents[3] / "data"
 BANKING77_CSV = DATA_DIR / "banking77_train.csv"
 CRYPTO_CSV = DATA_DIR / "crypto_examples.csv"
+CRYPTO_EXTRA_CSV = DATA_DIR / "crypto_intents_extra.csv"
 DEV_HOLDOUT_CSV = DATA_DIR / "dev_holdout.csv"
-TRAINING_FILES: tuple[Path, ...] = (BANKING77_CSV, CRYPTO_CSV)
+TRAINING_FILES: tuple[Path, ...] = (BANKING77_CSV, CRYPTO_CSV, CRYPTO_EXTRA_CSV)
+# Written by hand for evaluation only, never trained on (README, MODEL_CARD.md).
+CRYPTO_DEV_CSV = DATA_DIR / "crypto_handwritten_dev.csv"
+LONG_TEXTS_DEV_CSV = DATA_DIR / "long_texts_dev.csv"
+MULTILINGUAL_DEV_CSV = DATA_DIR / "multilingual_dev.csv"
 
 INTENT_COLUMNS = ("intent", "category")
 

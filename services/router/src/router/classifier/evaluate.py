@@ -11,7 +11,10 @@ probability P (seeded) and the decision policy (router.domain.decision) routes e
 (`simulation`). With --accept Q as well, customers pick a category (a wrong one with
 probability P), are shown the suggestion and take it with probability Q when it differs; every
 request is routed by the whole policy, rules included (`suggestions`: misroute rate without
-and with suggestions, ID-document round trips avoided).
+and with suggestions, ID-document round trips avoided). Always, `routing`: the whole policy
+(language, rules, model, pick, triage) on every row, without a pick and, with --wrong, with the
+simulated picks — right team, triage, wrong team and urgent shares, by detected language
+(router.classifier.routing_eval).
 """
 
 from __future__ import annotations
@@ -38,15 +41,15 @@ from router.classifier.metrics import (
     simulate,
     team_report,
 )
+from router.classifier.routing_eval import routing_report
 from router.classifier.suggestions import (
     category_labels,
     simulate_suggestions,
     suggestion_report,
 )
-from router.domain.categories import load_category_map
 from router.domain.decision import DecisionThresholds
-from router.domain.routing import RoutingPolicy
-from router.domain.rules import load_rules
+from router.language import LanguageDetector
+from router.policy import shipped_policy
 from router.settings import DEFAULT_MODEL_PATH
 from shared.contracts.catalog import load_catalog
 
@@ -134,11 +137,9 @@ def evaluate(
             "thresholds": asdict(decision_thresholds),
             **result.as_dict(),
         }
-    policy = RoutingPolicy(
-        catalog=catalog,
-        rules=load_rules(None, catalog),
-        thresholds=decision_thresholds,
-        categories=load_category_map(None, catalog),
+    policy = shipped_policy(decision_thresholds)
+    report["routing"] = routing_report(
+        examples, predictions, policy, detector=LanguageDetector(), wrong=wrong, seed=seed
     )
     categories = category_labels(examples, policy.categories)
     if categories is None:

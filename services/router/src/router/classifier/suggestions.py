@@ -171,7 +171,10 @@ def simulate_suggestions(
     p_wrong: float,
     p_accept: float,
     seed: int,
+    propose_above: float = 0.5,
 ) -> SuggestionSimulation:
+    """`propose_above`: the intake proposes a category only this likely or more
+    (INTAKE_SUGGESTION_PROPOSE_ABOVE, 0.5 by default); below it the customer sees none."""
     if not 0.0 <= p_accept <= 1.0:
         raise ValueError(f"p_accept must be within [0, 1], not {p_accept}")
     catalog = policy.catalog
@@ -184,7 +187,7 @@ def simulate_suggestions(
         return bool(found and found.documents)
 
     def team_of(category: str, text: str, prediction: Prediction) -> str:
-        facts = RequestFacts(category=category, text=text, documents_missing=listed(category))
+        facts = RequestFacts(category=category, text=text)
         return assess(facts, prediction, policy).decision.team
 
     n = len(truth)
@@ -197,7 +200,8 @@ def simulate_suggestions(
             prediction,
             policy,
         )
-        suggested = answer.categories[0].id if answer.categories else pick
+        top = answer.categories[0] if answer.categories else None
+        suggested = top.id if top is not None and top.probability >= propose_above else pick
         differs = suggested != pick
         accepted = differs and draw < p_accept
         final = suggested if accepted else pick

@@ -17,15 +17,13 @@ from router.domain.rules import first_text_match
 from shared.contracts.classification import CategoryScore, Classification, ClassifyRequest
 
 
-def facts_of(request: ClassifyRequest, policy: RoutingPolicy) -> RequestFacts:
-    """A request not submitted yet: no attachments, so a category that needs documents is
-    flagged as the intake would flag it at submission."""
-    category = request.category or ""
-    picked = policy.catalog.category(category)
+def facts_of(request: ClassifyRequest, language: str | None = None) -> RequestFacts:
+    """A request not submitted yet: no attachments, so whatever documents the policy asks
+    for are missing, as the intake would find them at submission."""
     return RequestFacts(
-        category=category,
+        category=request.category or "",
         text=request_text(request.subject, request.description),
-        documents_missing=bool(picked and picked.documents),
+        language=language,
     )
 
 
@@ -36,14 +34,19 @@ def classify(
     *,
     model_version: str = NO_MODEL_VERSION,
     account_kind: str | None = None,
+    language: str | None = None,
 ) -> Classification:
-    facts = facts_of(request, policy)
+    facts = facts_of(request, language)
     routed = assess(
         facts, prediction, policy, model_version=model_version, account_kind=account_kind
     )
     decision, match = routed.decision, routed.policy
-    # The text's own evidence, whatever the customer picked: a suggestion reads the words.
-    text_rule = first_text_match(policy.rules, facts.text, account_kind)
+    # The text's own evidence, whatever the customer picked: a suggestion reads the words
+    # (none in a language the model and the rules' patterns do not read).
+    unreadable = language is not None and language not in policy.languages
+    if unreadable:
+        prediction = None
+    text_rule = None if unreadable else first_text_match(policy.rules, facts.text, account_kind)
     catalog = policy.catalog
     suggestions = tuple(
         CategoryScore(id=c, label=category.label, probability=shown(p))

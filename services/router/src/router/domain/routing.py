@@ -1,5 +1,7 @@
-"""Where a request goes and why (pure): policy rules first, then the model against the
-customer's own pick, then triage when neither can be trusted.
+"""Where a request goes and why (pure): a language the model cannot read goes to triage; then
+a rule matched by the text or the model's intent; then the model against the customer's own
+pick; triage when neither can be trusted. Every matching rule then adds what it asks
+(router.domain.rules.compose), and the decision lists each contribution.
 """
 
 from __future__ import annotations
@@ -9,9 +11,17 @@ from dataclasses import dataclass
 from router.classifier.types import Prediction
 from router.domain.categories import CategoryMap
 from router.domain.decision import DecisionThresholds, decide_team
-from router.domain.rules import PolicyMatch, PolicyRule, apply_rules
+from router.domain.rules import (
+    PolicyMatch,
+    PolicyRule,
+    RuleHit,
+    compose,
+    exempted,
+    hits,
+    routing_hit,
+)
 from shared.contracts.catalog import Catalog
-from shared.contracts.events import Priority, RoutingDecision, TeamScore, TicketSubmitted
+from shared.contracts.events import RoutingDecision, TeamScore, TicketSubmitted
 
 NO_MODEL_VERSION = "none"
 
@@ -23,6 +33,13 @@ class RoutingPolicy:
     thresholds: DecisionThresholds
     categories: CategoryMap
     """Intent -> category, for the category suggestions (router.domain.categories)."""
+    languages: frozenset[str] = frozenset({"en"})
+    """The languages the model reads; a request detected in another goes to triage."""
+    long_text_words: int = 150
+    """From this many words a text is long: a pattern match there counts only when the model
+    agrees (one alarming word in a long complaint does not make it a security case)."""
+    corroboration: float = 0.2
+    """The model's probability of a rule's team from which it agrees with a pattern match."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,16 +51,16 @@ class RequestFacts:
     """The customer's pick ("" for none yet)."""
     text: str
     has_attachments: bool = False
-    documents_missing: bool = False
-    """The intake's flag: the category needs documents and none were attached."""
+    language: str | None = None
+    """The detected language (ISO 639-1); None when no language was detected with confidence."""
 
     @classmethod
-    def of(cls, ticket: TicketSubmitted) -> RequestFacts:
+    def of(cls, ticket: TicketSubmitted, language: str | None = None) -> RequestFacts:
         return cls(
             category=ticket.category,
             text=ticket_text(ticket),
             has_attachments=bool(ticket.attachments),
-            documents_missing=ticket.required_documents_missing,
+            language=language,
         )
 
 
@@ -69,14 +86,38 @@ def route(
     *,
     model_version: str = NO_MODEL_VERSION,
     account_kind: str | None = None,
+    language: str | None = None,
 ) -> RoutingDecision:
     return assess(
-        RequestFacts.of(ticket),
+        RequestFacts.of(ticket, language),
         prediction,
         policy,
         model_version=model_version,
         account_kind=account_kind,
     ).decision
+
+
+def _corroborated(
+    found: tuple[RuleHit, ...],
+    request: RequestFacts,
+    prediction: Prediction | None,
+    policy: RoutingPolicy,
+) -> tuple[tuple[RuleHit, ...], tuple[str, ...]]:
+    """The hits that count, and a line for each pattern match set aside: in a long text a
+    pattern counts only if the model gives the rule's team `corroboration` or more."""
+    if prediction is None or len(request.text.split()) < policy.long_text_words:
+        return found, ()
+    kept, set_aside = [], []
+    for hit in found:
+        team = hit.rule.team
+        if hit.via == "text" and team and prediction.probability(team) < policy.corroboration:
+            set_aside.append(
+                f"rule:{hit.rule.id} by text set aside: a long text that reads as"
+                f" {prediction.team} ({prediction.confidence:.0%}), not {team}"
+            )
+        else:
+            kept.append(hit)
+    return tuple(kept), tuple(set_aside)
 
 
 def assess(
@@ -87,19 +128,29 @@ def assess(
     model_version: str = NO_MODEL_VERSION,
     account_kind: str | None = None,
 ) -> Routed:
-    triage = policy.catalog.triage_team
-    picked = policy.catalog.team_for(request.category)
+    catalog, triage = policy.catalog, policy.catalog.triage_team
+    picked = catalog.team_for(request.category)
     customer_team = None if picked == triage else picked
-    match = apply_rules(policy.rules, policy.catalog, request.category, request.text, account_kind)
-    rule = match.rule
-    docs_missing = request.documents_missing or bool(
-        rule and rule.documents and not request.has_attachments
+    unreadable = request.language is not None and request.language not in policy.languages
+    intents = dict(prediction.intents) if prediction and not unreadable else None
+    found = (
+        ()
+        if unreadable
+        else hits(policy.rules, request.category, request.text, intents, account_kind)
     )
+    found, set_aside = _corroborated(found, request, prediction, policy)
+    routed_by = routing_hit(found)
 
-    if rule is not None and rule.team is not None:
-        team, reason = rule.team, f"rule:{rule.id}"
+    if unreadable:
+        team, reason, confidence = triage, "triage", None
+        explanation = (
+            f"written in {request.language}; the model reads {', '.join(sorted(policy.languages))}:"
+            " a person who reads it routes it"
+        )
+    elif routed_by is not None and routed_by.rule.team is not None:
+        team, reason = routed_by.rule.team, f"rule:{routed_by.rule.id}"
         confidence = prediction.probability(team) if prediction else None
-        explanation = rule.description
+        explanation = routed_by.rule.description
     elif prediction is not None:
         outcome = decide_team(customer_team, prediction, policy.thresholds, triage)
         team, reason, confidence = outcome.team, outcome.reason, outcome.confidence
@@ -111,11 +162,24 @@ def assess(
         team, reason, confidence = triage, "triage", None
         explanation = "no model loaded and no category to go by"
 
+    # The pick stands while the request stays with the picked team, or waits for a person.
+    pick_stands = customer_team is not None and team in (customer_team, triage)
+    match = compose(
+        found,
+        catalog,
+        request.category,
+        team,
+        routed_by=routed_by,
+        pick_stands=pick_stands,
+        exempt=exempted(policy.rules, request.category, account_kind),
+    )
+    docs_missing = bool(match.documents) and not request.has_attachments
+    reasons = (*match.contributions, *set_aside)
     decision = RoutingDecision(
         team=team,
-        intent=prediction.intent if prediction else None,
+        intent=prediction.intent if prediction and not unreadable else None,
         confidence=1.0 if confidence is None else confidence,
-        priority=rule.priority if rule and rule.priority else Priority.NORMAL,
+        priority=match.priority,
         customer_category=request.category,
         customer_team=customer_team,
         rerouted_from=customer_team if customer_team and team != customer_team else None,
@@ -124,12 +188,14 @@ def assess(
         model_version=model_version,
         runner_up=tuple(
             TeamScore(team=t, probability=round(p, 4))
-            for t, p in (prediction.ranking if prediction else ())
+            for t, p in (prediction.ranking if prediction and not unreadable else ())
             if t != team
         )[:3],
         required_documents_missing=docs_missing,
         required_documents=match.documents if docs_missing else (),
-        flags=rule.flags if rule else (),
+        flags=match.flags,
+        language=request.language,
+        contributions=reasons,
     )
     return Routed(decision=decision, policy=match)
 

@@ -1,13 +1,20 @@
-"""Policy rules: configured, ordered, first match wins, each with an id (pure, no I/O)."""
+"""Policy rules: configured, ordered, each with an id (pure, no I/O).
+
+A rule matches a request by the customer's pick (`categories`), by the text (`patterns`) or by
+the model's intent (`intents`). Rules compose (`compose`): routing is the first rule matched by
+text or intent that names a team; documents, flags and guidance come from every contributing
+rule; the priority is the highest. A rule matched by the pick alone speaks only while the pick
+stands (the request stays with the picked team): a wrong pick must not bring its rule along.
+"""
 
 from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from shared.contracts.catalog import Catalog
 from shared.contracts.events import Priority
@@ -28,8 +35,14 @@ _KEYS = frozenset(
         "patterns",
         "exempt_account_kinds",
         "precision",
+        "intents",
     }
 )
+INTENT_FLOOR = 0.5
+"""The model's probability of an intent from which a rule's `intents` match."""
+_PRIORITY_RANK = {Priority.NORMAL: 0, Priority.URGENT: 1}
+
+Via = Literal["category", "text", "intent"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +62,8 @@ class PolicyRule:
     precision: float | None = None
     """Of the labelled texts the patterns match (first), the share of the rule's category: how
     far a text match speaks for that category in the suggestions (router.domain.categories)."""
+    intents: frozenset[str] = frozenset()
+    """Model intents that match the rule (at INTENT_FLOOR or more), whatever the category."""
 
     @property
     def requires_id_documents(self) -> bool:
@@ -87,13 +102,99 @@ def exempted(rules: tuple[PolicyRule, ...], category: str, account_kind: str | N
 
 
 @dataclass(frozen=True, slots=True)
+class RuleHit:
+    rule: PolicyRule
+    via: Via
+    """How it matched: by the text's patterns, the model's intent, or the customer's pick."""
+
+    def describe(self, what: str) -> str:
+        return f"rule:{self.rule.id} by {self.via}: {what}"
+
+
+def hits(
+    rules: tuple[PolicyRule, ...],
+    category: str,
+    text: str,
+    intents: Mapping[str, float] | None = None,
+    account_kind: str | None = None,
+) -> tuple[RuleHit, ...]:
+    """Every rule the request matches, in order, each by its strongest evidence."""
+    found: list[RuleHit] = []
+    for rule in rules:
+        if rule.exempts(account_kind):
+            continue
+        if any(p.search(text) for p in rule.patterns):
+            found.append(RuleHit(rule, "text"))
+        elif intents and any(intents.get(i, 0.0) >= INTENT_FLOOR for i in rule.intents):
+            found.append(RuleHit(rule, "intent"))
+        elif category in rule.categories:
+            found.append(RuleHit(rule, "category"))
+    return tuple(found)
+
+
+def routing_hit(found: Iterable[RuleHit]) -> RuleHit | None:
+    """The first rule that names a team on the request's own evidence (text or intent)."""
+    return next((h for h in found if h.via != "category" and h.rule.team is not None), None)
+
+
+@dataclass(frozen=True, slots=True)
 class PolicyMatch:
-    """What the policy asks of a request: the rule that matched, the documents it needs and
-    the guidance the customer gets (catalog ids)."""
+    """What the policy asks of a request: the rule that routed it (if one did), the documents
+    it needs, the guidance the customer gets (catalog ids), flags, the priority, and a line per
+    contribution for the decision's reasons."""
 
     rule: PolicyRule | None
-    documents: tuple[str, ...]
-    guidance: tuple[str, ...]
+    documents: tuple[str, ...] = ()
+    guidance: tuple[str, ...] = ()
+    flags: tuple[str, ...] = ()
+    priority: Priority = Priority.NORMAL
+    contributions: tuple[str, ...] = ()
+
+
+def _union(groups: Iterable[tuple[str, ...]]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(item for group in groups for item in group))
+
+
+def compose(
+    found: tuple[RuleHit, ...],
+    catalog: Catalog,
+    category: str,
+    team: str,
+    *,
+    routed_by: RuleHit | None,
+    pick_stands: bool,
+    exempt: bool = False,
+) -> PolicyMatch:
+    """What the matching rules ask of a request that goes to `team`: every rule matched by
+    text or intent, and those matched by the pick alone while the pick stands; plus the picked
+    category's own documents and guidance while it stands (guidance not for an exempt account)."""
+    speaking = [h for h in found if h.via != "category" or pick_stands]
+    picked = catalog.category(category) if pick_stands else None
+    documents = _union([*(h.rule.documents for h in speaking), picked.documents if picked else ()])
+    guidance = _union(
+        [*(h.rule.guidance for h in speaking), picked.guidance if picked and not exempt else ()]
+    )
+    priority = max(
+        (h.rule.priority for h in speaking if h.rule.priority),
+        key=_PRIORITY_RANK.__getitem__,
+        default=Priority.NORMAL,
+    )
+    contributions = []
+    for hit in speaking:
+        parts = [f"routes to {team}"] if hit is routed_by else []
+        parts += [f"priority {hit.rule.priority}"] if hit.rule.priority else []
+        parts += [f"documents {', '.join(hit.rule.documents)}"] if hit.rule.documents else []
+        parts += [f"flags {', '.join(hit.rule.flags)}"] if hit.rule.flags else []
+        parts += [f"guidance {', '.join(hit.rule.guidance)}"] if hit.rule.guidance else []
+        contributions.append(hit.describe("; ".join(parts) or "matched"))
+    return PolicyMatch(
+        rule=routed_by.rule if routed_by else None,
+        documents=documents,
+        guidance=guidance,
+        flags=_union(h.rule.flags for h in speaking),
+        priority=priority,
+        contributions=tuple(contributions),
+    )
 
 
 def apply_rules(
@@ -103,17 +204,21 @@ def apply_rules(
     text: str,
     account_kind: str | None = None,
 ) -> PolicyMatch:
-    """The first matching rule, and the documents and guidance: the rule's, else those of the
-    customer's category (unless a rule owning that category exempts the account)."""
-    rule = first_match(rules, category, text, account_kind)
-    picked = catalog.category(category)
-    documents = rule.documents if rule else ()
-    guidance = rule.guidance if rule else ()
-    if picked is not None:
-        documents = documents or picked.documents
-        if not exempted(rules, category, account_kind):
-            guidance = guidance or picked.guidance
-    return PolicyMatch(rule=rule, documents=documents, guidance=guidance)
+    """The policy on the pick and the text alone (no model): the routing rule, and what every
+    matching rule asks, the pick taken to stand unless a rule moves the request."""
+    found = hits(rules, category, text, account_kind=account_kind)
+    routed_by = routing_hit(found)
+    picked_team = catalog.team_for(category)
+    team = routed_by.rule.team if routed_by and routed_by.rule.team else picked_team
+    return compose(
+        found,
+        catalog,
+        category,
+        team,
+        routed_by=routed_by,
+        pick_stands=team == picked_team,
+        exempt=exempted(rules, category, account_kind),
+    )
 
 
 def _strings(entry: dict[str, object], key: str) -> tuple[str, ...]:
@@ -162,6 +267,7 @@ def _rule(entry: dict[str, object], catalog: Catalog) -> PolicyRule:
         patterns=tuple(re.compile(p, re.IGNORECASE) for p in _strings(entry, "patterns")),
         exempt_account_kinds=frozenset(_strings(entry, "exempt_account_kinds")),
         precision=precision,
+        intents=frozenset(_strings(entry, "intents")),
     )
 
 
