@@ -16,13 +16,15 @@ N ?= 20000
 RATE ?= 1000
 BENCH_ARGS ?=
 
-.PHONY: help setup browser model run test lint typecheck unit fmt token evaluate bench bench-classify crossval replay faults deadletters redrive watch messages up down clean
+.PHONY: help setup browser model run test lint typecheck unit fmt token evaluate bench bench-classify crossval replay corrections faults deadletters redrive watch messages up down clean
 
 help:
 	@echo "make run      - set up and run the whole system on the embedded stack"
 	@echo "make test     - set up, then ruff + mypy + pytest (unit, integration, e2e)"
 	@echo "make token ACCOUNT=acc-1001 ROLE=customer|agent|dashboard - a development token"
 	@echo "make model    - train the router's classifier (deterministic)"
+	@echo "make model EXTRA=file.csv [FORCE=1] - train with extra rows; refused if the hold-out gets worse"
+	@echo "make corrections [OUTPUT=.data/corrections.csv] - agents' transfers as masked training rows"
 	@echo "make evaluate DATA=file.csv [WRONG=0.25] [ACCEPT=0.5] - router accuracy figures as JSON"
 	@echo "make bench [N=20000] [RATE=1000] [BENCH_ARGS=...] - load the running make-run stack"
 	@echo "make bench-classify [CLASSIFY_N=2000] [URL=http://127.0.0.1:8002] - /v1/classify latency"
@@ -52,7 +54,14 @@ browser:
 $(MODEL): .venv/.synced $(wildcard services/router/data/*.csv) $(wildcard services/router/src/router/classifier/*.py)
 	$(RUN) python -m router.classifier.train --output $(MODEL)
 
+# With EXTRA (agents' corrections, an export of past tickets): compared on the development
+# hold-out first, and not written if worse (router.classifier.extra); FORCE=1 writes it anyway.
+ifdef EXTRA
+model: .venv/.synced
+	$(RUN) python -m router.classifier.train --output $(MODEL) $(foreach f,$(EXTRA),--extra $(f)) $(if $(FORCE),--force)
+else
 model: $(MODEL)
+endif
 
 run: setup model
 	$(RUN) python -m devstack run
@@ -123,6 +132,10 @@ crossval: setup
 # Kafka and MongoDB where make run put them (KAFKA_PORT, MONGO_PORT); HISTORY_* settings win.
 replay: setup
 	@$(RUN) python -m history.replay
+
+# The requests agents moved to another team, as masked rows for `make model EXTRA=...`.
+corrections: setup
+	@$(RUN) python -m history.corrections --output $(or $(OUTPUT),.data/corrections.csv)
 
 lint: setup
 	$(RUN) ruff check .
