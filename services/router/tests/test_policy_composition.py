@@ -120,14 +120,24 @@ def test_one_alarming_word_in_a_long_complaint_does_not_make_it_a_security_case(
 
 
 def test_a_language_the_model_cannot_read_goes_to_triage_with_its_language() -> None:
-    text = "Meine Einzahlung von 200 USDT ist seit gestern nicht angekommen"
-    d = decide("deposits", text, sure("cards", 0.99), language="de")
-    assert (d.team, d.reason, d.language) == ("triage", "triage", "de")
-    assert "written in de" in d.explanation
+    text = "Il mio deposito di 200 USDT non è ancora arrivato"
+    d = decide("deposits", text, sure("cards", 0.99), language="it")
+    assert (d.team, d.reason, d.language) == ("triage", "triage", "it")
+    assert "written in it" in d.explanation
     assert d.customer_team == "payments-deposits"  # kept for the person who routes it
     assert d.runner_up == ()
     english = decide("deposits", "My deposit is missing", sure("payments-deposits"), language="en")
     assert english.team == "payments-deposits"
+
+
+def test_a_language_the_model_reads_needs_a_surer_model_without_a_pick() -> None:
+    text = "Meine Einzahlung von 200 USDT ist seit gestern nicht angekommen"
+    unsure = decide("", text, sure("payments-deposits", 0.7), language="de")
+    assert (unsure.team, unsure.language) == ("triage", "de")
+    surer = decide("", text, sure("payments-deposits", 0.85), language="de")
+    assert surer.team == "payments-deposits"
+    english = decide("", "My deposit is missing", sure("payments-deposits", 0.7), language="en")
+    assert english.team == "payments-deposits"  # English keeps the calibrated 0.4
 
 
 @pytest.mark.parametrize(

@@ -97,6 +97,7 @@ def build(settings: RouterSettings) -> ServiceApp:
             thresholds=thresholds_from(settings),
             categories=load_category_map(settings.intent_categories_path, catalog),
             languages=frozenset(settings.model_languages),
+            foreign_triage_below=settings.foreign_triage_below,
         ),
         classifier=load_model(settings),
         topics=topics,

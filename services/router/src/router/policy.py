@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from router.classifier.data import TRAINED_LANGUAGES
 from router.domain.categories import load_category_map
 from router.domain.decision import DecisionThresholds
 from router.domain.routing import RoutingPolicy
@@ -17,4 +18,5 @@ def shipped_policy(thresholds: DecisionThresholds | None = None) -> RoutingPolic
         rules=load_rules(None, catalog),
         thresholds=thresholds or DecisionThresholds(),
         categories=load_category_map(None, catalog),
+        languages=frozenset(TRAINED_LANGUAGES),
     )

@@ -5,6 +5,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from router.classifier.data import TRAINED_LANGUAGES
 from shared.settings import BatchConsumerSettings, ClassifyTokenSettings, ServiceSettings
 
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parents[2] / "model" / "model.joblib"
@@ -36,9 +37,16 @@ class RouterSettings(BatchConsumerSettings, ClassifyTokenSettings, ServiceSettin
         " CPU with two on this 2-core machine)",
     )
     model_languages: tuple[str, ...] = Field(
-        default=("en",),
-        description="Languages the model reads (ISO 639-1); a request detected in another goes"
-        " to triage with its language (the model and the rules' patterns are English)",
+        default=TRAINED_LANGUAGES,
+        description="Languages the model reads (ISO 639-1, those of its training data); a"
+        " request detected in another goes to triage with its language",
+    )
+    foreign_triage_below: float = Field(
+        default=0.8,
+        ge=0,
+        le=1,
+        description="For a text not in English, without a trusted pick, the model's team must"
+        " be this sure, else triage",
     )
     reroute_confidence: float | None = Field(
         default=None, ge=0, le=1, description="Override the calibrated default (decision.py)"

@@ -27,16 +27,17 @@ from router.policy import shipped_policy
 
 pytestmark = pytest.mark.unit
 
-# Measured on this hold-out (MODEL_CARD.md): team 0.9711, intent 0.9139, ECE 0.0077. The floors
-# sit about one point lower: noise-proof, yet a real regression (e.g. losing the embedding head,
+# Measured on this hold-out (MODEL_CARD.md): team 0.9673, intent 0.9114, ECE 0.0146. The floors
+# sit half a point to a point lower: noise-proof, yet a real regression (e.g. losing the embedding head,
 # 95.9% team) fails.
 TEAM_ACCURACY_FLOOR = 0.962
 BANKING77_TEAM_ACCURACY_FLOOR = 0.962
 INTENT_ACCURACY_FLOOR = 0.903
 ECE_CEILING = 0.04
 # The hand-written sets (never trained on), routed by the whole policy without a pick.
-CRYPTO_TEAM_ACCURACY_FLOOR = 0.85  # measured 0.908 (120 texts: one text is 0.8 points)
-LONG_TEXTS_RIGHT_TEAM_FLOOR = 0.79  # measured 0.875 (21 of 24)
+CRYPTO_TEAM_ACCURACY_FLOOR = 0.86  # measured 0.925 (120 texts: one text is 0.8 points)
+LONG_TEXTS_RIGHT_TEAM_FLOOR = 0.83  # measured 0.917 (22 of 24)
+MULTILINGUAL_RIGHT_TEAM_FLOOR = 0.72  # measured 0.802 (77 of 96; the rest to triage)
 
 
 # A whole fit with the sentence encoder: about 60 s on 2 idle cores, more on a busy machine.
@@ -77,4 +78,5 @@ def test_holdout_scores_stay_above_their_floors(all_examples: list[Example]) -> 
     print(f"crypto {crypto} long {long_texts} multilingual {multilingual}")
     assert crypto["right_team"] >= CRYPTO_TEAM_ACCURACY_FLOOR
     assert long_texts["right_team"] >= LONG_TEXTS_RIGHT_TEAM_FLOOR
+    assert multilingual["right_team"] >= MULTILINGUAL_RIGHT_TEAM_FLOOR
     assert multilingual["wrong_team"] == 0.0  # never a confident wrong team

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from router.classifier import load_classifier, train
+from router.classifier import load_classifier
 from router.classifier.data import (
     BANKING77_CSV,
     CRYPTO_CSV,
@@ -24,6 +24,7 @@ from router.classifier.data import (
 from router.classifier.evaluate import main as evaluate_main
 from router.classifier.model import ModelParams, fit, model_version
 from router.classifier.runtime import TfidfTeamClassifier
+from router.classifier.train import train
 from shared.contracts.catalog import load_catalog
 
 pytestmark = pytest.mark.unit

@@ -10,17 +10,13 @@ numpy, no scikit-learn); loading and training import the model stack when called
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from router.classifier.types import Prediction, TeamClassifier
 
-if TYPE_CHECKING:
-    from router.classifier.model import ModelParams
-    from router.classifier.train import TrainingResult
-
-__all__ = ["Prediction", "TeamClassifier", "load_classifier", "train"]
+__all__ = ["Prediction", "TeamClassifier", "load_classifier"]
+# Training is `router.classifier.train.train` (a function here of the same name would be
+# replaced by the submodule the moment anything imports it).
 
 
 def load_classifier(path: Path, *, embedding_gate: float | None = None) -> TeamClassifier:
@@ -29,16 +25,3 @@ def load_classifier(path: Path, *, embedding_gate: float | None = None) -> TeamC
     from router.classifier.runtime import load
 
     return load(path, embedding_gate=embedding_gate)
-
-
-def train(
-    output: Path,
-    *,
-    files: Sequence[Path] | None = None,
-    params: ModelParams | None = None,
-    n_jobs: int = 2,
-) -> TrainingResult:
-    """Fit on the shipped training data (or `files`) and write the artifact to `output`."""
-    from router.classifier.train import train as _train
-
-    return _train(output, files=files, params=params, n_jobs=n_jobs)

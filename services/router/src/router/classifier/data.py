@@ -13,7 +13,18 @@ BANKING77_CSV = DATA_DIR / "banking77_train.csv"
 CRYPTO_CSV = DATA_DIR / "crypto_examples.csv"
 CRYPTO_EXTRA_CSV = DATA_DIR / "crypto_intents_extra.csv"
 DEV_HOLDOUT_CSV = DATA_DIR / "dev_holdout.csv"
-TRAINING_FILES: tuple[Path, ...] = (BANKING77_CSV, CRYPTO_CSV, CRYPTO_EXTRA_CSV)
+MULTILINGUAL_TRAINING_CSVS = (
+    DATA_DIR / "multilingual_train_a.csv",
+    DATA_DIR / "multilingual_train_b.csv",
+)
+TRAINING_FILES: tuple[Path, ...] = (
+    BANKING77_CSV,
+    CRYPTO_CSV,
+    CRYPTO_EXTRA_CSV,
+    *MULTILINGUAL_TRAINING_CSVS,
+)
+TRAINED_LANGUAGES = ("en", "de", "es", "fr", "pt", "ru", "tr")
+"""The languages of the training files (ISO 639-1): the model reads these."""
 # Written by hand for evaluation only, never trained on (README, MODEL_CARD.md).
 CRYPTO_DEV_CSV = DATA_DIR / "crypto_handwritten_dev.csv"
 LONG_TEXTS_DEV_CSV = DATA_DIR / "long_texts_dev.csv"

@@ -6,7 +6,7 @@ pick; triage when neither can be trusted. Every matching rule then adds what it 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from router.classifier.types import Prediction
 from router.domain.categories import CategoryMap
@@ -35,6 +35,9 @@ class RoutingPolicy:
     """Intent -> category, for the category suggestions (router.domain.categories)."""
     languages: frozenset[str] = frozenset({"en"})
     """The languages the model reads; a request detected in another goes to triage."""
+    foreign_triage_below: float = 0.8
+    """For a text in a language other than English (fewer training rows, less measured
+    calibration): without a trusted pick, the model's team must be this sure, else triage."""
     long_text_words: int = 150
     """From this many words a text is long: a pattern match there counts only when the model
     agrees (one alarming word in a long complaint does not make it a security case)."""
@@ -152,7 +155,10 @@ def assess(
         confidence = prediction.probability(team) if prediction else None
         explanation = routed_by.rule.description
     elif prediction is not None:
-        outcome = decide_team(customer_team, prediction, policy.thresholds, triage)
+        thresholds = policy.thresholds
+        if request.language not in (None, "en"):
+            thresholds = replace(thresholds, triage_below=policy.foreign_triage_below)
+        outcome = decide_team(customer_team, prediction, thresholds, triage)
         team, reason, confidence = outcome.team, outcome.reason, outcome.confidence
         explanation = _explain(outcome.reason, team, customer_team, prediction)
     elif customer_team is not None:
