@@ -27,9 +27,9 @@ from router.policy import shipped_policy
 
 pytestmark = pytest.mark.unit
 
-# Measured on this hold-out (MODEL_CARD.md): team 0.9673, intent 0.9114, ECE 0.0146. The floors
-# sit half a point to a point lower: noise-proof, yet a real regression (e.g. losing the embedding head,
-# 95.9% team) fails.
+# Measured on this hold-out (MODEL_CARD.md): team 0.9673, intent 0.9114, ECE 0.0146. The
+# floors sit half a point to a point lower: noise-proof, yet a real regression (e.g. losing the
+# embedding head, 95.9% team) fails.
 TEAM_ACCURACY_FLOOR = 0.962
 BANKING77_TEAM_ACCURACY_FLOOR = 0.962
 INTENT_ACCURACY_FLOOR = 0.903
