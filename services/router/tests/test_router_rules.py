@@ -4,7 +4,14 @@ from pathlib import Path
 
 import pytest
 
-from router.domain.rules import apply_rules, first_match, first_text_match, load_rules, parse_rules
+from router.domain.rules import (
+    PolicyRule,
+    apply_rules,
+    first_text_match,
+    hits,
+    load_rules,
+    parse_rules,
+)
 from shared.contracts.catalog import load_catalog
 from shared.contracts.events import Priority
 
@@ -13,6 +20,12 @@ pytestmark = pytest.mark.unit
 CATALOG = load_catalog()
 RULES = load_rules(None, CATALOG)
 ID_PHOTOS = ("id-front", "selfie-with-id")
+
+
+def first_match(category: str, text: str, account_kind: str | None = None) -> PolicyRule | None:
+    """The first rule the pick or the text matches (no model)."""
+    found = hits(RULES, category, text, account_kind=account_kind)
+    return found[0].rule if found else None
 
 
 @pytest.mark.parametrize(
@@ -30,7 +43,7 @@ ID_PHOTOS = ("id-front", "selfie-with-id")
     ],
 )
 def test_rules_match(category: str, text: str, rule_id: str) -> None:
-    rule = first_match(RULES, category, text)
+    rule = first_match(category, text)
     assert rule is not None
     assert rule.id == rule_id
 
@@ -44,20 +57,22 @@ def test_rules_match(category: str, text: str, rule_id: str) -> None:
     ],
 )
 def test_ordinary_requests_match_no_rule(category: str, text: str) -> None:
-    assert first_match(RULES, category, text) is None
+    assert first_match(category, text) is None
 
 
-def test_first_match_wins() -> None:
-    # takeover comes before the 2FA rule: a hijacked account with 2FA changed is urgent
-    rule = first_match(RULES, "disable-2fa", "My account was hacked and 2FA was disabled")
-    assert rule is not None
-    assert rule.id == "account-takeover"
-    assert rule.priority is Priority.URGENT
+def test_the_first_rule_routes_and_every_rule_adds_its_documents() -> None:
+    # takeover comes before the 2FA rule: a hijacked account with 2FA changed is urgent, and
+    # the 2FA rule still asks for the ID photos
+    match = apply_rules(RULES, CATALOG, "disable-2fa", "My account was hacked and 2FA was disabled")
+    assert match.rule is not None
+    assert match.rule.id == "account-takeover"
+    assert match.priority is Priority.URGENT
+    assert match.documents == ID_PHOTOS
 
 
 def test_corporate_accounts_are_exempt_from_the_several_accounts_rule() -> None:
     text = "We have several accounts for our desks"
-    assert first_match(RULES, "account", text, "corporate") is None
+    assert first_match("account", text, "corporate") is None
 
 
 def test_rules_are_validated() -> None:
@@ -123,7 +138,7 @@ def test_an_exempt_account_gets_neither_the_rule_nor_its_categorys_guidance() ->
 
 
 def test_a_text_match_ignores_the_picked_category() -> None:
-    assert first_match(RULES, "several-accounts", "my card is late") is not None
+    assert first_match("several-accounts", "my card is late") is not None
     assert first_text_match(RULES, "my card is late") is None
     rule = first_text_match(RULES, "I forgot my withdrawal protection code")
     assert rule is not None

@@ -76,17 +76,6 @@ class PolicyRule:
         """The text alone matches (whatever category the customer picked)."""
         return not self.exempts(account_kind) and any(p.search(text) for p in self.patterns)
 
-    def matches(self, category: str, text: str, account_kind: str | None = None) -> bool:
-        if self.exempts(account_kind):
-            return False
-        return category in self.categories or self.matches_text(text)
-
-
-def first_match(
-    rules: tuple[PolicyRule, ...], category: str, text: str, account_kind: str | None = None
-) -> PolicyRule | None:
-    return next((r for r in rules if r.matches(category, text, account_kind)), None)
-
 
 def first_text_match(
     rules: tuple[PolicyRule, ...], text: str, account_kind: str | None = None
