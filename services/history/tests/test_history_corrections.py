@@ -25,12 +25,13 @@ from .test_history_store import request, transferred
 @pytest.mark.unit
 def test_addresses_numbers_keys_and_the_name_are_masked() -> None:
     text = (
-        "Hi, I am Alice Smith (alice.smith@example.com), I sent 0.25 BTC to "
+        "Hi, I am Alice Smith (alice.smith@example.com), my 2FA is fine, I sent 0.25 BTC to "
         "bc1qxy2kgdygjrsqtzq2n0yrf2493p83kkfjhx0wlh on 12.03, see https://example.com/tx/1"
     )
     masked = mask(text, ["Alice", "Smith"])
     assert masked == (
-        "Hi, I am <name> <name> (<email>), I sent <number> BTC to <id> on <number>, see <url>"
+        "Hi, I am <name> <name> (<email>), my 2FA is fine, I sent <number> BTC to <id> on"
+        " <number>, see <url>"
     )
 
 

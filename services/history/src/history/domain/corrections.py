@@ -19,7 +19,8 @@ _MASKS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\b(https?://|www\.)\S+", re.IGNORECASE), "<url>"),
     # A wallet address, a transaction hash, an API key: long runs of letters and digits.
     (re.compile(r"\b(?=[A-Za-z0-9]*\d)[A-Za-z0-9]{20,}\b"), "<id>"),
-    (re.compile(r"\d+([.,]\d+)*"), "<number>"),
+    # Whole numbers only: "2FA" and "TRC20" are words the router learns from.
+    (re.compile(r"\b\d+([.,]\d+)*\b"), "<number>"),
 )
 COLUMNS = (
     "text",
