@@ -43,7 +43,7 @@ def classify(
     decision, match = routed.decision, routed.policy
     # The text's own evidence, whatever the customer picked: a suggestion reads the words
     # (none in a language the model and the rules' patterns do not read).
-    unreadable = language is not None and language not in policy.languages
+    unreadable = not policy.reads(language)
     if unreadable:
         prediction = None
     text_rule = None if unreadable else first_text_match(policy.rules, facts.text, account_kind)

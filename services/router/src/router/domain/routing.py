@@ -44,6 +44,10 @@ class RoutingPolicy:
     corroboration: float = 0.2
     """The model's probability of a rule's team from which it agrees with a pattern match."""
 
+    def reads(self, language: str | None) -> bool:
+        """The model (and the rules) can read a text in `language` (None: not detected)."""
+        return language is None or language in self.languages
+
 
 @dataclass(frozen=True, slots=True)
 class RequestFacts:
@@ -134,7 +138,7 @@ def assess(
     catalog, triage = policy.catalog, policy.catalog.triage_team
     picked = catalog.team_for(request.category)
     customer_team = None if picked == triage else picked
-    unreadable = request.language is not None and request.language not in policy.languages
+    unreadable = not policy.reads(request.language)
     intents = dict(prediction.intents) if prediction and not unreadable else None
     found = (
         ()
