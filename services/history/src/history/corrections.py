@@ -11,12 +11,13 @@ import argparse
 import asyncio
 import csv
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 from pymongo.errors import PyMongoError
 
 from history.adapters.mongo import from_document
-from history.domain.corrections import COLUMNS, correction_of
+from history.domain.corrections import COLUMNS, Correction, correction_of
 from history.replay import ReplayError, mongo_hosts, resolve_settings
 from history.settings import HistorySettings
 from shared.contracts.directory import ACCOUNTS_COLLECTION, DIRECTORY_DATABASE
@@ -45,12 +46,17 @@ async def export(settings: HistorySettings, output: Path) -> int:
     finally:
         await client.close()
     rows = [c for v in views if (c := correction_of(v, names.get(v.account_id, ""))) is not None]
+    write_corrections(output, rows)
+    return len(rows)
+
+
+def write_corrections(output: Path, rows: Iterable[Correction]) -> None:
+    """The CSV `make model EXTRA=...` reads (router.classifier.extra): COLUMNS, sorted rows."""
     output.parent.mkdir(parents=True, exist_ok=True)
     with output.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(COLUMNS)
         writer.writerows(sorted(c.row() for c in rows))
-    return len(rows)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -40,7 +40,7 @@ def test_corrections_and_a_zendesk_style_export_are_read(tmp_path: Path) -> None
         [["KYC", "my selfie check keeps failing", "verification", "kyc_liveness_failed"]],
     )
     [card] = read_extra(corrections, CATALOG, {"card_arrival"})
-    assert (card.text, card.team, card.intent) == ("my card is late", "cards", "extra_cards")
+    assert (card.text, card.team, card.intent) == ("my card is late", "cards", None)
     [kyc] = read_extra(zendesk, CATALOG, {"kyc_liveness_failed"})
     assert kyc.text == "KYC\nmy selfie check keeps failing"
     assert (kyc.team, kyc.intent) == ("verification", "kyc_liveness_failed")
@@ -66,9 +66,12 @@ def test_mislabelled_rows_make_a_worse_model_and_good_ones_do_not(
     # Every training text again, labelled with another team: what a broken export would give.
     teams = sorted({e.team for e in train})
     shifted = {team: teams[(i + 1) % len(teams)] for i, team in enumerate(teams)}
-    poisoned = [Example(e.text, shifted[e.team], f"extra_{shifted[e.team]}", "bad") for e in train]
+    poisoned = [Example(e.text, shifted[e.team], None, "bad") for e in train]
     worse = compare(small_examples, poisoned, holdout_path, params=FAST, n_jobs=1)
     assert worse.worse
     assert worse.with_extra.team_accuracy < worse.without_extra.team_accuracy - 0.005
     good = compare(small_examples, train[:40], holdout_path, params=FAST, n_jobs=1)
     assert not good.worse
+    # Rows without an intent took one of their own team's, as the model read them.
+    team_of = {e.intent: e.team for e in small_examples}
+    assert all(team_of[r.intent] == r.team for r in worse.labelled)

@@ -15,13 +15,15 @@ whose team accuracy there drops by more than `margin` unless forced.
 from __future__ import annotations
 
 import csv
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from router.classifier.data import Example, read_examples, without
 from router.classifier.metrics import accuracy
 from router.classifier.model import ModelParams, fit
+from router.classifier.types import TeamClassifier
 from shared.contracts.catalog import Catalog
 
 DEFAULT_MARGIN = 0.005
@@ -59,7 +61,7 @@ def read_extra(path: Path, catalog: Catalog, known_intents: set[str]) -> list[Ex
             Example(
                 text=text,
                 team=team,
-                intent=intent if intent in known_intents else f"extra_{team.replace('-', '_')}",
+                intent=intent if intent in known_intents else None,
                 source=path.stem,
             )
         )
@@ -81,16 +83,38 @@ class Comparison:
     without_extra: Scores
     with_extra: Scores
     margin: float
+    labelled: tuple[Example, ...] = field(default=(), repr=False)
+    """The extra rows, each with an intent (as they were trained on)."""
 
     @property
     def worse(self) -> bool:
         return self.with_extra.team_accuracy < self.without_extra.team_accuracy - self.margin
 
 
-def _scores(
-    examples: Sequence[Example], holdout: Sequence[Example], params: ModelParams, n_jobs: int
-) -> Scores:
-    model = fit(examples, params, n_jobs=n_jobs)
+def with_intents(
+    extra: Sequence[Example], model: TeamClassifier, examples: Sequence[Example]
+) -> list[Example]:
+    """Each row without an intent gets the model's most likely intent of the row's team (else
+    the team's most frequent intent in `examples`)."""
+    team_of = {e.intent: e.team for e in examples if e.intent}
+    frequent: dict[str, str] = {}
+    for (intent, team), _ in Counter(
+        (e.intent, e.team) for e in examples if e.intent
+    ).most_common():
+        frequent.setdefault(team, str(intent))
+    pending = [e for e in extra if e.intent is None]
+    predictions = iter(model.predict([e.text for e in pending]))
+    labelled = []
+    for row in extra:
+        if row.intent is None:
+            ranked = next(predictions).intents
+            own = next((i for i, _ in ranked if team_of.get(i) == row.team), None)
+            row = replace(row, intent=own or frequent[row.team])
+        labelled.append(row)
+    return labelled
+
+
+def _scores(model: TeamClassifier, holdout: Sequence[Example]) -> Scores:
     predictions = model.predict([e.text for e in holdout])
     return Scores(
         team_accuracy=round(accuracy([e.team for e in holdout], [p.team for p in predictions]), 4),
@@ -111,10 +135,14 @@ def compare(
 ) -> Comparison:
     holdout = read_examples(holdout_path)
     base = without(examples, holdout)
+    before = fit(base, params, n_jobs=n_jobs)
+    labelled = with_intents(extra, before, base)
+    after = fit([*base, *labelled], params, n_jobs=n_jobs)
     return Comparison(
         holdout_rows=len(holdout),
         extra_rows=len(extra),
-        without_extra=_scores(base, holdout, params, n_jobs),
-        with_extra=_scores([*base, *extra], holdout, params, n_jobs),
+        without_extra=_scores(before, holdout),
+        with_extra=_scores(after, holdout),
         margin=margin,
+        labelled=tuple(labelled),
     )

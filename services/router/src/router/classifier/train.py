@@ -102,9 +102,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         outcome = compare(
             base, extra, DEV_HOLDOUT_CSV, params=ModelParams(), n_jobs=args.jobs, margin=args.margin
         )
-        print(
-            json.dumps({"development_holdout": asdict(outcome), "worse": outcome.worse}, indent=2)
-        )
+        figures = asdict(outcome) | {"labelled": len(outcome.labelled)}
+        print(json.dumps({"development_holdout": figures, "worse": outcome.worse}, indent=2))
         if outcome.worse and not args.force:
             parser.exit(
                 2,
@@ -113,6 +112,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 f" {outcome.with_extra.team_accuracy:.2%} (more than {args.margin:.2%}):"
                 " no model written (--force writes it)\n",
             )
+        extra = list(outcome.labelled)
     result = train(args.output, n_jobs=args.jobs, holdout=holdout, extra=extra)
     summary = {
         "version": result.version,
