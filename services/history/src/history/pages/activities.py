@@ -23,11 +23,11 @@ from history.domain.listing import (
     public_status_names,
 )
 from history.domain.projection import RequestView
-from history.pages.forms import BadFormError, errors_from, page_form
+from history.pages.forms import BadFormError, errors_from, page_form, page_status
 from history.pages.rendering import gettext_for, problem_page, render
 from history.pages.session import CSRF_FIELD, Visitor, Who, genuine_post
 from history.pages.signin import PAGE, refused, sign_in_page
-from history.ports import IntakeGateway, IntakeUnavailableError
+from history.ports import IntakeAnswer, IntakeGateway, IntakeUnavailableError
 from history.service import ActivityFilter, InvalidQueryError, RequestNotFoundError
 from shared.contracts.catalog import Catalog, Document
 from shared.contracts.events import TICKET_ID_PATTERN
@@ -202,6 +202,30 @@ async def _request_page(
     )
 
 
+async def _refused(
+    request: Request,
+    who: Visitor,
+    service: Service,
+    ticket_id: str,
+    answer: IntakeAnswer,
+    *,
+    form: dict[str, str] | None = None,
+) -> Response:
+    """The intake refused a form: sign in again when the session expired (401), else the
+    request's page again with the reasons next to their fields."""
+    if answer.status == 401:
+        return sign_in_page(request, Visitor(None, True, csrf_seed=who.csrf_seed))
+    return await _request_page(
+        request,
+        who,
+        service,
+        ticket_id,
+        errors=errors_from(answer, gettext_for(request)),
+        form=form,
+        status_code=page_status(answer),
+    )
+
+
 def _notice(request: Request) -> str | None:
     """What the last action did, after its redirect (?done=...)."""
     _ = gettext_for(request)
@@ -263,17 +287,7 @@ async def comment(request: Request, ticket_id: str, who: Who, service: Service) 
         if follow_up:
             return RedirectResponse(f"{PAGE}/{follow_up}?new=1&done=follow-up", status_code=303)
         return RedirectResponse(f"{PAGE}/{ticket_id}?done=comment", status_code=303)
-    if answer.status == 401:
-        return sign_in_page(request, Visitor(None, True, csrf_seed=who.csrf_seed))
-    return await _request_page(
-        request,
-        who,
-        service,
-        ticket_id,
-        errors=errors_from(answer, _),
-        form={"body": body},
-        status_code=answer.status if answer.status < 500 else 503,
-    )
+    return await _refused(request, who, service, ticket_id, answer, form={"body": body})
 
 
 @router.post("/{ticket_id}/documents", response_model=None)
@@ -318,16 +332,7 @@ async def add_documents(request: Request, ticket_id: str, who: Who, service: Ser
         )
     if answer.ok:
         return RedirectResponse(f"{PAGE}/{ticket_id}?done=documents", status_code=303)
-    if answer.status == 401:
-        return sign_in_page(request, Visitor(None, True, csrf_seed=who.csrf_seed))
-    return await _request_page(
-        request,
-        who,
-        service,
-        ticket_id,
-        errors=errors_from(answer, _),
-        status_code=answer.status if answer.status < 500 else 503,
-    )
+    return await _refused(request, who, service, ticket_id, answer)
 
 
 @router.get("/{ticket_id}/attachments/{attachment_id}", response_model=None)

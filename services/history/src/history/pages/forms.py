@@ -82,6 +82,12 @@ def _field(name: str) -> str:
     return field_name if name.startswith("body.") and field_name in _SHOWN_FIELDS else "form"
 
 
+def page_status(answer: IntakeAnswer) -> int:
+    """The status of the page that shows the intake's refusal: its own, or 503 for the
+    intake's failure (the page itself works)."""
+    return answer.status if answer.status < 500 else 503
+
+
 def errors_from(answer: IntakeAnswer, _: Callable[..., str]) -> dict[str, str]:
     """The intake's problem as {field: message}; "form" for what belongs to no field."""
     body = answer.body if isinstance(answer.body, dict) else {}

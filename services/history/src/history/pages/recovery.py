@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from history.pages.activities import MAX_FILES, client_address, intake
-from history.pages.forms import BadFormError, errors_from, page_form
+from history.pages.forms import BadFormError, errors_from, page_form, page_status
 from history.pages.rendering import gettext_for, page_locale, problem_page, render
 from history.pages.session import CSRF_FIELD, Visitor, Who, genuine_post
 from history.pages.signin import refused
@@ -190,5 +190,5 @@ async def file_request(request: Request, token: str, who: Who) -> Response:
         token,
         form=shown,
         errors=errors,
-        status_code=answer.status if answer.status < 500 else 503,
+        status_code=page_status(answer),
     )

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from history.access import LIST_ROLES
 from history.pages.activities import MAX_FILES, client_address, intake
-from history.pages.forms import BadFormError, errors_from, page_form
+from history.pages.forms import BadFormError, errors_from, page_form, page_status
 from history.pages.rendering import gettext_for, page_locale, problem_page, render
 from history.pages.session import CSRF_FIELD, CSRF_HEADER, Visitor, Who, genuine_post
 from history.pages.signin import refused, sign_in_page
@@ -123,7 +123,7 @@ async def submit(request: Request, who: Who) -> Response:
         who,
         form=shown,
         errors=errors,
-        status_code=answer.status if answer.status < 500 else 503,
+        status_code=page_status(answer),
     )
 
 
