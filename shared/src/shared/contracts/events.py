@@ -159,7 +159,7 @@ class TicketWithdrawn(Envelope):
     transfer: Transfer
 
 
-TeamMessage = Annotated[TicketAssigned | TicketWithdrawn, Field(discriminator="event_type")]
+# SlaWarning and SlaBreached (tickets.sla) reach the team's topic too: defined below.
 
 
 # --- tickets.activity --------------------------------------------------------------------
@@ -208,6 +208,9 @@ class StatusChanged(Envelope):
     actor_role: Literal["customer", "agent", "system"]
     status_change: StatusTransition
     note: str | None = None
+    rule_id: str | None = Field(
+        default=None, description="The automation rule that made the change (actor_role system)"
+    )
 
 
 class NoteAdded(Envelope):
@@ -270,6 +273,14 @@ class FollowUpOpened(Envelope):
     follow_up_id: TicketId
 
 
+class CustomerReminded(Envelope):
+    """An automation reminded the customer that the team waits for their answer (e-mailed)."""
+
+    event_type: Literal["CustomerReminded"] = "CustomerReminded"
+    rule_id: str = Field(description="The automation rule that fired")
+    waiting_since: UtcDatetime = Field(description="Since when the request waits (pending)")
+
+
 ActivityEvent = Annotated[
     CommentAdded
     | AgentReplied
@@ -280,8 +291,67 @@ ActivityEvent = Annotated[
     | AssigneeChanged
     | TicketTransferred
     | FollowUpOpened
-    | InboundMailRefused,
+    | InboundMailRefused
+    | CustomerReminded,
     Field(discriminator="event_type"),
+]
+
+# --- tickets.sla -------------------------------------------------------------------------
+
+
+class SlaMetric(StrEnum):
+    """What a team is measured on: its first answer, each next answer, the solution."""
+
+    FIRST_REPLY = "first_reply"
+    NEXT_REPLY = "next_reply"
+    RESOLUTION = "resolution"
+
+
+class SlaAlert(Envelope):
+    """A request's SLA clock reached a share of its target (warning) or the target (breach).
+    Published on tickets.sla and on the team's topic, once per clock run (`cycle`)."""
+
+    metric: SlaMetric
+    cycle: str = Field(
+        description="Which run of the clock: the metric, or next_reply:<event id of the"
+        " customer's message that started it>"
+    )
+    team: str
+    priority: Priority
+    target_seconds: int = Field(ge=1)
+    due_at: UtcDatetime = Field(description="When the target is (was) reached")
+    business_hours: bool = Field(description="Whether the target counts business hours only")
+
+
+class SlaWarning(SlaAlert):
+    event_type: Literal["SlaWarning"] = "SlaWarning"
+    share: float = Field(gt=0.0, lt=1.0, description="The share of the target that has passed")
+
+
+class SlaBreached(SlaAlert):
+    event_type: Literal["SlaBreached"] = "SlaBreached"
+
+
+AutomationAction = Literal["remind", "solve", "close"]
+
+
+class AutomationDue(Envelope):
+    """A time rule's moment came: the intake (the only writer of a request) applies it if the
+    request is still where the rule found it (status set by `since_event_id`), else drops it."""
+
+    event_type: Literal["AutomationDue"] = "AutomationDue"
+    rule_id: str
+    action: AutomationAction
+    status: Status = Field(description="The status the rule waits on (pending, solved)")
+    since_event_id: str = Field(description="The event that put the request in that status")
+    waiting_since: UtcDatetime
+    note: str = Field(default="", description="The rule's words for the timeline")
+
+
+SlaEvent = Annotated[SlaWarning | SlaBreached | AutomationDue, Field(discriminator="event_type")]
+
+TeamMessage = Annotated[
+    TicketAssigned | TicketWithdrawn | SlaWarning | SlaBreached, Field(discriminator="event_type")
 ]
 
 # --- notifications -----------------------------------------------------------------------
@@ -294,6 +364,7 @@ class NotificationKind(StrEnum):
     INFORMATION_REQUESTED = "information_requested"
     SOLVED = "solved"
     CLOSED = "closed"
+    REMINDER = "reminder"
 
 
 class NotificationSent(Envelope):
@@ -352,6 +423,10 @@ AnyEvent = Annotated[
     | TicketTransferred
     | FollowUpOpened
     | InboundMailRefused
+    | CustomerReminded
+    | SlaWarning
+    | SlaBreached
+    | AutomationDue
     | NotificationSent
     | NotificationFailed,
     Field(discriminator="event_type"),
@@ -372,6 +447,10 @@ ALL_EVENT_TYPES: tuple[type[Model], ...] = (
     TicketTransferred,
     FollowUpOpened,
     InboundMailRefused,
+    CustomerReminded,
+    SlaWarning,
+    SlaBreached,
+    AutomationDue,
     NotificationSent,
     NotificationFailed,
     AccountRecoveryRequested,
@@ -381,6 +460,7 @@ any_event_adapter: TypeAdapter[AnyEvent] = TypeAdapter(AnyEvent)
 activity_event_adapter: TypeAdapter[ActivityEvent] = TypeAdapter(ActivityEvent)
 notification_event_adapter: TypeAdapter[NotificationEvent] = TypeAdapter(NotificationEvent)
 team_message_adapter: TypeAdapter[TeamMessage] = TypeAdapter(TeamMessage)
+sla_event_adapter: TypeAdapter[SlaEvent] = TypeAdapter(SlaEvent)
 recovery_event_adapter: TypeAdapter[AccountRecoveryRequested] = TypeAdapter(
     AccountRecoveryRequested
 )

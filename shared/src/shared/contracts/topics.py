@@ -24,6 +24,11 @@ class Topics:
         return f"{self.prefix}tickets.activity"
 
     @property
+    def sla(self) -> str:
+        """Time rules: SLA warnings and breaches, automations due (history's scheduler)."""
+        return f"{self.prefix}tickets.sla"
+
+    @property
     def notifications(self) -> str:
         return f"{self.prefix}notifications"
 
@@ -47,10 +52,12 @@ class Topics:
             return self.routed
         if event_type.startswith("Notification"):
             return self.notifications
+        if event_type.startswith("Sla") or event_type == "AutomationDue":
+            return self.sla
         return self.activity
 
     def event_topics(self) -> tuple[str, ...]:
-        return (self.submitted, self.routed, self.activity, self.notifications)
+        return (self.submitted, self.routed, self.activity, self.notifications, self.sla)
 
     def all_topics(self, teams: tuple[str, ...]) -> tuple[str, ...]:
         consumed = (*self.event_topics(), self.recovery)
