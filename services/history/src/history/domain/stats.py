@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel, Field
 
+from shared.contracts.events import Priority, SlaMetric
 from shared.contracts.statuses import Status
 
 DEFAULT_WINDOW = timedelta(days=7)
@@ -102,6 +103,40 @@ class Transfers(BaseModel):
     time_to_first_reply_not_transferred: Durations
 
 
+class SlaAttainment(BaseModel):
+    """One SLA metric of one team at one priority, over the window's requests whose clock
+    has settled: met (stopped in time) or breached. A running clock counts as neither."""
+
+    team: str
+    priority: Priority
+    metric: SlaMetric
+    target_seconds: int | None = Field(description="The policy's target now (null: none)")
+    met: int
+    breached: int
+    attainment: float | None = Field(description="met / (met + breached); null when none")
+    median_seconds: float | None = Field(
+        description="Median time the clock ran (business time when the target counts it)"
+    )
+
+
+class BacklogAge(BaseModel):
+    """Requests waiting now, by team and by how long ago they were created."""
+
+    team: str
+    age: str = Field(description="One of AGE_BUCKETS' labels")
+    count: int
+
+
+# Upper bounds (exclusive) of the backlog's age buckets; the last one is open.
+AGE_BUCKETS: tuple[tuple[str, timedelta | None], ...] = (
+    ("< 1 h", timedelta(hours=1)),
+    ("1-4 h", timedelta(hours=4)),
+    ("4-24 h", timedelta(hours=24)),
+    ("1-3 d", timedelta(days=3)),
+    ("> 3 d", None),
+)
+
+
 class Stats(BaseModel):
     window_from: datetime
     window_to: datetime
@@ -116,6 +151,12 @@ class Stats(BaseModel):
         description="Requests waiting now (new, open, pending, on-hold) per team, any age"
     )
     transfers: Transfers
+    sla: list[SlaAttainment] = Field(
+        default_factory=list, description="SLA attainment by team, priority and metric"
+    )
+    backlog_by_age: list[BacklogAge] = Field(
+        default_factory=list, description="The backlog (see `backlog`) by age of the request"
+    )
 
 
 def reroute_rate(routed: int, rerouted: int) -> float | None:
