@@ -20,6 +20,7 @@ from typing import Any
 
 from pydantic import Field
 
+from history.domain.clock_state import SlaClock
 from history.domain.timeline import TimelineEntry, entry_for
 from shared.contracts.events import (
     AgentReplied,
@@ -76,6 +77,14 @@ class TransferRecord(Model):
     routed_at: UtcDatetime | None = None
 
 
+class StatusMark(Model):
+    """The request entered `status` at `at` by event `event_id` (time rules count from it)."""
+
+    at: UtcDatetime
+    event_id: str
+    status: Status
+
+
 class RequestView(Model):
     ticket_id: str
     account_id: str
@@ -95,6 +104,9 @@ class RequestView(Model):
     status_changed_to: Status | None = None
     status_changed_at: UtcDatetime | None = None
     status_change_event_id: str | None = None
+    status_history: tuple[StatusMark, ...] = Field(
+        default=(), description="Every explicit status change, in order"
+    )
     created_at: UtcDatetime | None = None
     updated_at: UtcDatetime
     routed_at: UtcDatetime | None = Field(default=None, description="First routing decision")
@@ -121,6 +133,9 @@ class RequestView(Model):
     documents_uploaded_at: UtcDatetime | None = None
     required_documents_missing: bool = False
     timeline: tuple[TimelineEntry, ...] = ()
+    sla: tuple[SlaClock, ...] = Field(
+        default=(), description="The SLA clocks as the time rules see them (history.service)"
+    )
     applied_event_ids: tuple[str, ...] = Field(default=(), description="Sorted: the dedup set")
     version: int = 0
 
@@ -153,15 +168,18 @@ def _later(
 def _transition(
     view: RequestView, change: StatusTransition | None, at: datetime, event_id: str
 ) -> dict[str, Any]:
-    if change is None or not _later(
-        at, event_id, view.status_changed_at, view.status_change_event_id
-    ):
+    if change is None:
         return {}
-    return {
-        "status_changed_to": change.to_status,
-        "status_changed_at": at,
-        "status_change_event_id": event_id,
-    }
+    mark = StatusMark(at=at, event_id=event_id, status=change.to_status)
+    history = tuple(sorted((*view.status_history, mark), key=lambda m: (m.at, m.event_id)))
+    changes: dict[str, Any] = {"status_history": history}
+    if _later(at, event_id, view.status_changed_at, view.status_change_event_id):
+        changes |= {
+            "status_changed_to": change.to_status,
+            "status_changed_at": at,
+            "status_change_event_id": event_id,
+        }
+    return changes
 
 
 def _earliest(current: datetime | None, candidate: datetime) -> datetime:

@@ -17,6 +17,7 @@ from shared.contracts.events import (
     AgentReplied,
     AssigneeChanged,
     CommentAdded,
+    CustomerReminded,
     DocumentsUploaded,
     Envelope,
     FollowUpOpened,
@@ -26,6 +27,8 @@ from shared.contracts.events import (
     NoteAdded,
     NotificationFailed,
     NotificationSent,
+    SlaAlert,
+    SlaBreached,
     StatusChanged,
     TicketRouted,
     TicketSubmitted,
@@ -102,6 +105,28 @@ def _status(event: StatusChanged, base: dict[str, Any]) -> TimelineEntry:
             "from": change.from_status.value,
             "to": change.to_status.value,
             "status": public_name(change.to_status),
+            "rule_id": event.rule_id,
+            "note": event.note if event.rule_id else None,
+        },
+    )
+
+
+def _sla(event: SlaAlert, base: dict[str, Any]) -> TimelineEntry:
+    breached = isinstance(event, SlaBreached)
+    what = event.metric.value.replace("_", " ")
+    return TimelineEntry(
+        **base,
+        kind="sla_breached" if breached else "sla_warning",
+        actor="system",
+        summary=f"SLA {'breached' if breached else 'warning'}: {what} target"
+        f" ({event.priority.value}, {event.team})",
+        details={
+            "metric": event.metric.value,
+            "cycle": event.cycle,
+            "team": event.team,
+            "priority": event.priority.value,
+            "target_seconds": event.target_seconds,
+            "due_at": event.due_at.isoformat(),
         },
     )
 
@@ -227,6 +252,20 @@ def entry_for(event: Envelope, at: datetime) -> TimelineEntry | None:
                 summary=f"The request was closed: follow-up request {event.follow_up_id} opened",
                 visibility="public",
                 details={"follow_up_id": event.follow_up_id},
+            )
+        case SlaAlert():
+            return _sla(event, base)
+        case CustomerReminded():
+            return TimelineEntry(
+                **base,
+                kind="reminder",
+                actor="system",
+                summary="We reminded you that we are waiting for your reply",
+                visibility="public",
+                details={
+                    "rule_id": event.rule_id,
+                    "waiting_since": event.waiting_since.isoformat(),
+                },
             )
         case NotificationSent():
             return TimelineEntry(
