@@ -150,7 +150,8 @@ def test_an_urgent_request_without_reply_is_due_its_targets_around_the_clock() -
     first = clock(p, SlaMetric.FIRST_REPLY)
     assert (first.status, first.target_seconds, first.due_at) == ("running", 3600, T0 + HOUR)
     breach = next(t.event for t in p.timers if t.key == "first_reply:breach")
-    assert isinstance(breach, SlaBreached) and breach.team == "cards"
+    assert isinstance(breach, SlaBreached)
+    assert breach.team == "cards"
     # The same request planned again names the same events: a second firing is the same one.
     story = Story()
     assert [t.event_id for t in story.plan().timers] == [t.event_id for t in story.plan().timers]
@@ -195,7 +196,8 @@ def test_a_breach_fires_once_and_counts_while_the_clock_still_runs() -> None:
     story = Story()
     fire(story, story.plan(), "first_reply:breach")
     p = story.plan()
-    assert "first_reply:breach" not in due(p) and "first_reply:warning" not in due(p)
+    assert "first_reply:breach" not in due(p)
+    assert "first_reply:warning" not in due(p)
     first = clock(p, SlaMetric.FIRST_REPLY)
     assert (first.status, first.breached) == ("breached", 1)
     story.reply(2 * HOUR)
@@ -237,7 +239,8 @@ def test_a_pending_request_is_reminded_then_solved_and_a_solved_one_closed() -> 
     p = story.plan()
     assert due(p) == {"auto:remind-pending": T0 + HOUR / 2 + 3 * DAY}
     remind = next(t.event for t in p.timers if t.key == "auto:remind-pending")
-    assert isinstance(remind, AutomationDue) and remind.action == "remind"
+    assert isinstance(remind, AutomationDue)
+    assert remind.action == "remind"
     # The intake applies it: a CustomerReminded, the status unchanged.
     story.add(
         CustomerReminded(
@@ -250,7 +253,8 @@ def test_a_pending_request_is_reminded_then_solved_and_a_solved_one_closed() -> 
     p = story.plan()
     assert due(p) == {"auto:solve-pending": T0 + 7 * DAY + HOUR}
     solve = next(t.event for t in p.timers if t.key == "auto:solve-pending")
-    assert isinstance(solve, AutomationDue) and solve.since_event_id == remind.since_event_id
+    assert isinstance(solve, AutomationDue)
+    assert solve.since_event_id == remind.since_event_id
     story.status(7 * DAY + HOUR, Status.PENDING, Status.SOLVED, rule="solve-pending")
     p = story.plan()
     assert due(p) == {"auto:close-solved": T0 + 11 * DAY + HOUR}
@@ -271,6 +275,8 @@ def test_a_warning_is_skipped_once_the_breach_is_recorded_and_recorded_once() ->
     story = Story()
     fire(story, story.plan(), "first_reply:warning")
     p = story.plan()
-    assert "first_reply:warning" not in due(p) and "first_reply:breach" in due(p)
+    assert "first_reply:warning" not in due(p)
+    assert "first_reply:breach" in due(p)
     warning = [e for e in story.events if isinstance(e, SlaWarning)]
-    assert warning and warning[0].share == RULES.warn_at
+    assert warning
+    assert warning[0].share == RULES.warn_at

@@ -64,11 +64,13 @@ def test_the_shipped_rules_load_and_name_targets_by_team_then_priority() -> None
     rules = TimeRules.model_validate(tomllib.loads(shipped))
     security = rules.target_for("security", Priority.URGENT)
     cards = rules.target_for("cards", Priority.URGENT)
-    assert security is not None and cards is not None
+    assert security is not None
+    assert cards is not None
     assert security.first_reply == timedelta(minutes=30)
     assert cards.first_reply == timedelta(hours=1)
     normal = rules.target_for("cards", Priority.NORMAL)
-    assert normal is not None and normal.business_hours
+    assert normal is not None
+    assert normal.business_hours
     assert {r.id for r in rules.automations} == {"remind-pending", "solve-pending", "close-solved"}
 
 

@@ -16,6 +16,7 @@ from shared.contracts.catalog import load_catalog
 from shared.contracts.events import (
     AccountRecoveryRequested,
     AgentReplied,
+    CustomerReminded,
     Envelope,
     InformationRequested,
     StatusChanged,
@@ -75,6 +76,28 @@ def status(ticket_id: str, before: Status, after: Status) -> StatusChanged:
     )
 
 
+REMIND_RULE, SOLVE_RULE = "remind-pending-3d", "solve-pending-7d"
+
+
+def reminded(ticket_id: str) -> CustomerReminded:
+    return CustomerReminded(
+        **envelope(ticket_id),
+        rule_id=REMIND_RULE,
+        waiting_since=datetime(2026, 11, 28, 9, 15, tzinfo=UTC),
+    )
+
+
+def solved_by_automation(ticket_id: str) -> StatusChanged:
+    change = StatusTransition(from_status=Status.PENDING, to_status=Status.SOLVED)
+    return StatusChanged(
+        **envelope(ticket_id),
+        actor_id="automation",
+        actor_role="system",
+        status_change=change,
+        rule_id=SOLVE_RULE,
+    )
+
+
 def recovery(locale: str) -> AccountRecoveryRequested:
     return AccountRecoveryRequested(
         account_id="acc-1001",
@@ -94,6 +117,8 @@ def every_kind(ticket_id: str, locale: str) -> list[Envelope | AccountRecoveryRe
         InformationRequested(
             **envelope(ticket_id), agent_id="a", body="…", documents_requested=("id-front", "X-7")
         ),
+        reminded(ticket_id),
+        solved_by_automation(ticket_id),  # the agent's solve below is the last "solved"
         status(ticket_id, Status.OPEN, Status.SOLVED),
         status(ticket_id, Status.SOLVED, Status.CLOSED),
         recovery(locale),
@@ -149,6 +174,7 @@ async def test_every_mail_in_german_and_spanish_leaves_no_english(locale: str) -
         "documents_needed",
         "agent_reply",
         "information_requested",
+        "reminder",
         "solved",
         "closed",
         "account_recovery",
@@ -348,6 +374,10 @@ async def test_every_promise_points_at_something_that_works() -> None:
             assert "To add to your request" not in text
         if kind in ("solved", "agent_reply"):
             assert "the request opens again" in text
+        if kind == "reminder":  # the answer is asked for in the body, once
+            assert "solved automatically" in text
+            assert "To add to your request" not in text
+            assert text.count(f"{page}#comment") == 1
 
 
 async def test_the_acknowledgement_carries_the_categorys_guidance() -> None:
@@ -400,3 +430,113 @@ def test_the_recovery_request_is_planned_in_its_own_locale_and_keyed_by_its_even
     assert planned.locale == "es"
     assert planned.notification_id == f"{event.event_id}:account_recovery"
     assert planned.ticket_id is None
+
+
+REMINDERS = {
+    "en": (
+        "[Request #{t}] We are waiting for your reply",
+        "We are still waiting for your reply on request #{t}.",
+        "Please reply to this e-mail or write a comment on the request page.",
+        "If we do not hear from you, the request will be solved automatically.",
+        "Open your request under My activities: {page}\n",
+        "Write a comment: {page}#comment\n",
+    ),
+    "de": (
+        "[Anfrage #{t}] Wir warten auf Ihre Antwort",
+        "Wir warten noch auf Ihre Antwort zu Anfrage #{t}.",
+        "Bitte antworten Sie auf diese E-Mail oder schreiben Sie einen Kommentar",
+        "wird die Anfrage automatisch als gelöst markiert.",
+        "Ihre Anfrage unter „Meine Aktivitäten“ öffnen: {page}\n",
+        "Kommentar schreiben: {page}#comment\n",
+    ),
+    "es": (
+        "[Solicitud #{t}] Estamos esperando su respuesta",
+        "Seguimos esperando su respuesta a la solicitud #{t}.",
+        "Por favor, responda a este correo o escriba un comentario",
+        "la solicitud se marcará como resuelta automáticamente.",
+        "Abrir su solicitud en «Mis actividades»: {page}\n",
+        "Escribir un comentario: {page}#comment\n",
+    ),
+}
+
+
+@pytest.mark.parametrize("locale", sorted(REMINDERS))
+async def test_the_reminder_asks_for_the_answer_in_the_requests_language(locale: str) -> None:
+    h = harness()
+    ticket_id = new_ticket_id()
+    await h.service.handle(submitted(ticket_id, locale))
+    await h.service.handle(routed(ticket_id))  # the team and the rule it went by: internal
+    h.mailer.sent.clear()
+    await h.service.handle(reminded(ticket_id))
+    (mail,) = h.mailer.sent
+    subject, text, html = parts(mail)
+    page = f"{BASE_URL}/my-activities/{ticket_id}"
+    expected = [line.format(t=ticket_id, page=page) for line in REMINDERS[locale]]
+    assert subject == expected[0]
+    assert all(line in text for line in expected[1:]), text
+    assert mail["Content-Language"] == locale
+    assert mail["In-Reply-To"] == f"<request-{ticket_id.lower()}@h.example>"
+    assert f'<html lang="{locale}">' in html
+    assert f'<a href="{page}">' in html
+    assert f'<a href="{page}#comment">' in html
+    assert f"#{ticket_id}." in html
+    whole = subject + text + html
+    internal = (REMIND_RULE, "rule:", "id-documents-2fa", "0.42", "m-7", "internal routing")
+    leaked = [i for i in internal if i in whole]
+    leaked += [t for t in CATALOG.teams if re.search(rf"\b{re.escape(t)}\b", whole)]
+    leaked += [w for w in ("2026-11-28", "09:15", "agent-1") if w in whole]
+    assert leaked == [], leaked
+
+
+async def test_a_reminder_is_mailed_once_however_often_it_comes() -> None:
+    h = harness()
+    ticket_id = new_ticket_id()
+    event = reminded(ticket_id)
+    await h.service.handle(event)
+    await h.service.handle(event)
+    (mail,) = h.mailer.sent
+    assert mail["X-Notification-Id"] == f"{event.event_id}:reminder"
+    assert mail["Content-Language"] == "en"  # a request never seen submitted
+
+
+SOLVED_BY_AUTOMATION = {
+    "en": (
+        "We marked your request as solved because we did not hear back from you.",
+        "If you still need help, reply to this e-mail or write a comment on the request page:"
+        " the request opens again.",
+    ),
+    "de": (
+        "Wir haben Ihre Anfrage als gelöst markiert, da wir keine Antwort von Ihnen erhalten",
+        "Dann wird die Anfrage wieder geöffnet.",
+    ),
+    "es": (
+        "Hemos marcado su solicitud como resuelta porque no hemos recibido respuesta suya.",
+        "la solicitud se volverá a abrir.",
+    ),
+}
+
+
+@pytest.mark.parametrize("locale", sorted(SOLVED_BY_AUTOMATION))
+async def test_a_request_solved_by_automation_says_why_and_how_to_reopen_it(locale: str) -> None:
+    h = harness()
+    automatic, by_agent = new_ticket_id(), new_ticket_id()
+    for ticket_id in (automatic, by_agent):
+        await h.service.handle(submitted(ticket_id, locale))
+    h.mailer.sent.clear()
+    await h.service.handle(solved_by_automation(automatic))
+    await h.service.handle(status(by_agent, Status.PENDING, Status.SOLVED))
+    (subject, text, html), (agent_subject, agent_text, agent_html) = (
+        parts(m) for m in h.mailer.sent
+    )
+    because, reopens = SOLVED_BY_AUTOMATION[locale]
+    assert because in text
+    assert because in html
+    assert reopens in text
+    assert SOLVE_RULE not in subject + text + html
+    # the same subject as any solved mail; the agent's mail keeps its own wording
+    assert subject.replace(automatic, by_agent) == agent_subject
+    assert because not in agent_text
+    assert because not in agent_html
+    solved = gettext(locale, "We marked your request as solved.", package="notifier")
+    assert f"{solved}\n" in agent_text
+    assert f"{solved}\n" not in text

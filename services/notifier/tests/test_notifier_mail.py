@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from notifier.domain.compose import MailSettings, UnsendableError, compose, thread_root_id
@@ -9,6 +11,7 @@ from shared.contracts.directory import AccountRecord
 from shared.contracts.events import (
     AgentReplied,
     CommentAdded,
+    CustomerReminded,
     NotificationKind,
     StatusChanged,
     StatusTransition,
@@ -85,6 +88,59 @@ def test_what_each_activity_sends() -> None:
     assert [p.kind for p in plan(solved)] == [NotificationKind.SOLVED]
     assert plan(on_hold) == []
     assert plan(comment) == []
+
+
+def reminded(**overrides: object) -> CustomerReminded:
+    return CustomerReminded.model_validate(
+        ENVELOPE
+        | {"rule_id": "remind-pending-3d", "waiting_since": datetime(2026, 11, 28, tzinfo=UTC)}
+        | overrides
+    )
+
+
+def solved_by(actor_role: str, rule_id: str | None) -> StatusChanged:
+    return StatusChanged.model_validate(
+        ENVELOPE
+        | {
+            "actor_id": "automation" if rule_id else "agent-1",
+            "actor_role": actor_role,
+            "status_change": StatusTransition(from_status=Status.PENDING, to_status=Status.SOLVED),
+            "rule_id": rule_id,
+        }
+    )
+
+
+def test_a_reminder_plans_one_mail_keyed_by_its_event_in_the_requests_language() -> None:
+    event = reminded()
+    (planned,) = plan(event)
+    assert planned.kind is NotificationKind.REMINDER
+    assert planned.notification_id == f"{event.event_id}:reminder"
+    assert planned.locale is None  # the request's, as every activity mail
+    assert planned.ticket_id == TICKET
+    assert "remind-pending-3d" not in repr(planned.context)  # the rule stays internal
+    assert plan(event) == [planned]  # the same key however often it comes
+
+
+def test_a_solve_by_automation_is_told_apart_from_an_agents() -> None:
+    (automatic,) = plan(solved_by("system", "solve-pending-7d"))
+    (by_agent,) = plan(solved_by("agent", None))
+    assert (automatic.kind, by_agent.kind) == (NotificationKind.SOLVED, NotificationKind.SOLVED)
+    assert automatic.context == {"by_automation": True}
+    assert by_agent.context == {"by_automation": False}
+
+
+def test_a_reminder_is_threaded_under_the_acknowledgement() -> None:
+    mail = compose(plan(reminded())[0], ALICE, mail_templates()("en"), SETTINGS)
+    root = thread_root_id(TICKET, "helpcentre.example")
+    assert mail["Subject"] == f"[Request #{TICKET}] We are waiting for your reply"
+    assert mail["Message-ID"] != root
+    assert mail["In-Reply-To"] == root
+    assert mail["References"] == root
+    assert mail["Reply-To"] == reply_address(
+        TICKET, DEVELOPMENT_REPLY_SECRET, "reply.helpcentre.example"
+    )
+    assert mail["X-Request-Id"] == TICKET
+    assert mail["Auto-Submitted"] == "auto-generated"
 
 
 def test_acknowledgement_starts_the_thread_and_replies_refer_to_it() -> None:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import UTC, datetime
 
 import pytest
 
@@ -10,8 +11,10 @@ from notifier.ports import LedgerEntry, PermanentMailError, TransientMailError
 from shared.contracts.directory import AccountRecord
 from shared.contracts.events import (
     AssigneeChanged,
+    CustomerReminded,
     NoteAdded,
     NotificationFailed,
+    NotificationKind,
     NotificationSent,
     TicketSubmitted,
     new_ticket_id,
@@ -231,3 +234,24 @@ async def test_internal_activity_is_never_mailed_to_the_customer() -> None:
     await service.handle_records(records)
     assert h.mailer.sent == []
     assert dead_letters.parked == []  # known, just not mailed: nothing is poison
+
+
+async def test_a_reminder_on_the_activity_topic_is_decoded_mailed_and_announced() -> None:
+    h = harness()
+    dead_letters = FakeDeadLetters()
+    service = replace(h.service, dead_letters=dead_letters)
+    reminder = CustomerReminded(
+        ticket_id=new_ticket_id(),
+        account_id="acc-1001",
+        correlation_id="c",
+        rule_id="remind-pending-3d",
+        waiting_since=datetime(2026, 11, 28, tzinfo=UTC),
+    )
+    await service.handle_records([record_of(reminder, 0, topic="tickets.activity")])
+    assert dead_letters.parked == []
+    (mail,) = h.mailer.sent
+    assert mail["X-Notification-Id"] == f"{reminder.event_id}:reminder"
+    (outcome,) = h.outcomes()
+    assert isinstance(outcome, NotificationSent)
+    assert outcome.kind is NotificationKind.REMINDER
+    assert outcome.source_event_id == reminder.event_id

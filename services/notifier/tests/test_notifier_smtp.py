@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from devstack.stack import EmbeddedStack
@@ -14,6 +16,7 @@ from notifier.settings import NotifierSettings
 from shared.contracts.directory import AccountRecord
 from shared.contracts.events import (
     AgentReplied,
+    CustomerReminded,
     Envelope,
     InformationRequested,
     StatusChanged,
@@ -56,6 +59,9 @@ def events(ticket_id: str) -> list[Envelope]:
             body="Which device?",
             documents_requested=("ID front", "ID back"),
         ),
+        CustomerReminded(
+            **base, rule_id="remind-pending-3d", waiting_since=datetime(2026, 11, 28, tzinfo=UTC)
+        ),
         StatusChanged(**base, actor_id="agent-1", actor_role="agent", status_change=change),
         StatusChanged(
             **base,
@@ -72,14 +78,14 @@ async def test_every_kind_arrives_threaded_with_both_parts(infra: EmbeddedStack)
         NotifierSettings(smtp_host=infra.config.host, smtp_port=infra.config.ports.smtp)
     )
     planned = [p for e in events(ticket_id) for p in plan(e)]
-    assert len(planned) == 6  # ack + documents, reply, information, solved, closed
+    assert len(planned) == 7  # ack + documents, reply, information, reminder, solved, closed
     for notification in planned:
         await mailer.send(compose(notification, ALICE, mail_templates()("en"), MAIL))
 
     mails = await wait_for_mail(
         infra.config.maildir, lambda m: str(m["X-Request-Id"]) == ticket_id, timeout=10
     )
-    assert len(mails) == 6
+    assert len(mails) == 7
     root = thread_root_id(ticket_id, "helpcentre.example")
     for mail in mails:
         assert mail["X-Envelope-To"] == "alice@example.com"
@@ -100,6 +106,7 @@ async def test_every_kind_arrives_threaded_with_both_parts(infra: EmbeddedStack)
         "We need documents for your request",
         "New reply to your request",
         "We need more information",
+        "We are waiting for your reply",
         "Your request is solved",
         "Your request is closed",
     }

@@ -18,12 +18,14 @@ from intake.wiring import wire
 from shared.contracts.events import (
     AccountRecoveryRequested,
     ActivityEvent,
+    SlaEvent,
     TicketRouted,
     TicketSubmitted,
 )
 from shared.http.app import ServiceApp, build_app, kafka_is_ready, service_lifespan
 from shared.kafka.broker import batch_subscriber, create_broker
 from shared.kafka.dead_letters import KafkaDeadLetters
+from shared.kafka.records import InboundRecord
 from shared.metrics import ServiceMetrics
 from shared.mongo import create_mongo_client, mongo_is_ready
 
@@ -84,10 +86,24 @@ def build(settings: IntakeSettings) -> ServiceApp:
         timeout_seconds=settings.suggestion_timeout_seconds,
         outcome=lambda outcome: suggestion_outcomes.labels(outcome).inc(),
     )
-    wired = wire(settings, mongo, broker, observer=RoutingOutcomes(metrics), classifier=classifier)
+    automation_outcomes = metrics.counter(
+        "helpdesk_automations_total",
+        "Time rules (automations) that came due, by rule and outcome: applied, or skipped"
+        " (the request had moved on since the rule found it, or is unknown here)",
+        ("rule", "outcome"),
+    )
+    wired = wire(
+        settings,
+        mongo,
+        broker,
+        observer=RoutingOutcomes(metrics),
+        classifier=classifier,
+        automation_outcome=lambda rule, outcome: automation_outcomes.labels(rule, outcome).inc(),
+    )
     declare_publishers(broker, settings)
+    dead_letters = KafkaDeadLetters(broker, SERVICE)
     # The router's decisions: the team a transfer moves a request from, the decision it carries.
-    placement = Placement(store=wired.tickets, dead_letters=KafkaDeadLetters(broker, SERVICE))
+    placement = Placement(store=wired.tickets, dead_letters=dead_letters)
     batch_subscriber(
         broker,
         settings.topics.routed,
@@ -97,6 +113,22 @@ def build(settings: IntakeSettings) -> ServiceApp:
         payload=TicketRouted,
         description="Where each request is: the router's decision, for transfers",
     )(placement.record)
+    # Time rules: the history's scheduler says when an automation is due; the intake applies it.
+    automations = wired.automations
+
+    async def apply_automations(records: list[InboundRecord]) -> None:
+        await automations.handle_records(records, dead_letters)
+
+    batch_subscriber(
+        broker,
+        settings.topics.sla,
+        group_id=SERVICE,
+        title="apply-automations",
+        settings=settings,
+        payload=SlaEvent,
+        description="Automations due (remind, solve, close), applied if the request is still"
+        " where the rule found it; SLA warnings and breaches are ignored",
+    )(apply_automations)
     limits = wired.limits
     upload_cap = limits.max_count * limits.max_bytes + 4 * settings.max_form_field_bytes + MIB
 
@@ -137,6 +169,7 @@ def build(settings: IntakeSettings) -> ServiceApp:
         upload_rules=UploadRules(limits, settings.max_form_field_bytes),
     )
     built.http.state.delivery = wired.delivery
+    built.http.state.automations = automations
     return built
 
 

@@ -21,6 +21,7 @@ from intake.domain.submission import SubmissionLimits
 from intake.ports import Classifier
 from intake.service.activity import TicketActivity
 from intake.service.agent import AgentActions, AgentObserver
+from intake.service.automations import AutomationObserver, Automations
 from intake.service.customer import CustomerActions
 from intake.service.delivery import EventDelivery
 from intake.service.files import Attachments
@@ -48,6 +49,7 @@ class Wiring:
     recovery: AccountRecovery
     customers: CustomerActions
     agents: AgentActions
+    automations: Automations
     attachments: Attachments
     limits: AttachmentLimits
     stores: tuple[Any, ...]  # everything with indexes to ensure at start
@@ -71,6 +73,7 @@ def wire(
     broker: KafkaBroker,
     observer: AgentObserver | None = None,
     classifier: Classifier | None = None,
+    automation_outcome: AutomationObserver | None = None,
 ) -> Wiring:
     database = mongo[settings.database]
     tickets = MongoTicketStore(database["tickets"])
@@ -169,6 +172,9 @@ def wire(
     agents = AgentActions(activity=activity, catalog=catalog, directory=directory)
     if observer is not None:
         agents.observer = observer
+    automations = Automations(activity=activity)
+    if automation_outcome is not None:
+        automations.on_outcome = automation_outcome
     return Wiring(
         catalog=catalog,
         tickets=tickets,
@@ -187,6 +193,7 @@ def wire(
             rate_window=activity_window,
         ),
         agents=agents,
+        automations=automations,
         attachments=Attachments(store=tickets, files=files),
         limits=attachment_limits(settings),
         stores=(

@@ -34,6 +34,7 @@ SUBJECTS: dict[MailKind, str] = {
     NotificationKind.INFORMATION_REQUESTED: N_("We need more information"),
     NotificationKind.SOLVED: N_("Your request is solved"),
     NotificationKind.CLOSED: N_("Your request is closed"),
+    NotificationKind.REMINDER: N_("We are waiting for your reply"),
     ACCOUNT_RECOVERY: N_("Your account recovery link"),
 }
 # A request's mails: its number first, in every language, so the thread reads as one.

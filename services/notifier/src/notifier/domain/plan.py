@@ -8,6 +8,7 @@ from typing import Any, Literal
 from shared.contracts.events import (
     AccountRecoveryRequested,
     AgentReplied,
+    CustomerReminded,
     Envelope,
     InformationRequested,
     NotificationKind,
@@ -113,9 +114,15 @@ def plan(event: MailSource) -> list[PlannedNotification]:
                 )
             ]
         case StatusChanged(status_change=change) if change.to_status is Status.SOLVED:
-            return [_planned(event, NotificationKind.SOLVED)]
+            # An automation solved it (no answer from the customer): the mail says why. Only
+            # the fact travels; the rule's id is internal.
+            automatic = event.rule_id is not None
+            return [_planned(event, NotificationKind.SOLVED, by_automation=automatic)]
         case StatusChanged(status_change=change) if change.to_status is Status.CLOSED:
             return [_planned(event, NotificationKind.CLOSED)]
+        case CustomerReminded():
+            # In the request's language, as every activity mail; the rule's id stays internal.
+            return [_planned(event, NotificationKind.REMINDER)]
         case AccountRecoveryRequested():
             return [
                 PlannedNotification(
