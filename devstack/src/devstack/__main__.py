@@ -38,6 +38,8 @@ The help desk is running on the embedded stack. Ctrl-C stops everything.
   MongoDB            {config.mongo_url}
   SMTP               {config.host}:{config.ports.smtp}  -> Maildir {config.maildir}/new/
   Mail receiver      {config.host}:{config.ports.mail}  (customers' e-mail answers, SMTP)
+  Scheduler          {config.url("history-scheduler")}/metrics  (SLA alerts, automations)
+  Dashboard          {history}/dashboard   (sign in with a dashboard token)
 
 Try it (in another terminal):
 

@@ -28,8 +28,16 @@ from shared.waiting import wait_until
 SERVICES = ("intake", "router", "notifier", "history")
 # The intake's mail receiver: a process of the intake package with an SMTP port of its own.
 MAIL_RECEIVER = "intake-mail"
-PROCESSES = (*SERVICES, MAIL_RECEIVER)
-MODULES = {**{s: f"{s}.app" for s in SERVICES}, MAIL_RECEIVER: "intake.mail_app"}
+# History's scheduler: fires the time rules' timers (SLA alerts, automations).
+SCHEDULER = "history-scheduler"
+PROCESSES = (*SERVICES, MAIL_RECEIVER, SCHEDULER)
+MODULES = {
+    **{s: f"{s}.app" for s in SERVICES},
+    MAIL_RECEIVER: "intake.mail_app",
+    SCHEDULER: "history.scheduler_app",
+}
+# A second process of a service's package reads that service's settings, but not its port.
+OWN_PORT = (MAIL_RECEIVER, SCHEDULER)
 
 
 def free_port() -> int:
@@ -50,6 +58,7 @@ class StackPorts:
     history: int = 8004
     intake_mail: int = 8005  # the mail receiver's HTTP side: health, readiness, metrics
     mail: int = 2525  # the mail receiver's SMTP side: where the MTA relays replies
+    history_scheduler: int = 8006  # the scheduler's HTTP side: health, readiness, metrics
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> StackPorts:
@@ -60,6 +69,7 @@ class StackPorts:
             smtp=int(env.get("SMTP_PORT", defaults.smtp)),
             mail=int(env.get("MAIL_PORT", defaults.mail)),
             intake_mail=int(env.get("MAIL_HTTP_PORT", defaults.intake_mail)),
+            history_scheduler=int(env.get("SCHEDULER_HTTP_PORT", defaults.history_scheduler)),
             **{s: int(env.get(f"{s.upper()}_PORT", getattr(defaults, s))) for s in SERVICES},
         )
 
@@ -108,7 +118,7 @@ class StackConfig:
 
     def service_env(self, service: str) -> dict[str, str]:
         """The settings one service reads, under its own prefix (see shared.settings)."""
-        prefix = service.split("-")[0].upper() + "_"  # the mail receiver is the intake's
+        prefix = service.split("-")[0].upper() + "_"  # intake-mail reads INTAKE_*, and so on
         env = {
             "PORT": str(self.ports.service(service)),
             "HOST": self.host,
@@ -135,8 +145,10 @@ class StackConfig:
         # Anything the operator exported wins over our defaults...
         resolved |= {k: v for k, v in os.environ.items() if k.startswith(prefix)}
         resolved |= dict(self.extra_env)
-        if service == MAIL_RECEIVER:  # ...but the intake's INTAKE_PORT is not the receiver's
-            resolved |= {f"{prefix}PORT": env["PORT"], f"{prefix}MAIL_PORT": env["MAIL_PORT"]}
+        if service in OWN_PORT:  # ...but the intake's INTAKE_PORT is not the receiver's
+            resolved[f"{prefix}PORT"] = env["PORT"]
+        if service == MAIL_RECEIVER:
+            resolved[f"{prefix}MAIL_PORT"] = env["MAIL_PORT"]
         return resolved
 
 

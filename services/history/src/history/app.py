@@ -9,6 +9,7 @@ from starlette.types import Scope
 
 from history.adapters.intake_client import HttpIntakeGateway
 from history.adapters.mongo import MongoRequestRepository
+from history.adapters.timers import MongoTimerStore
 from history.api import router as api_router
 from history.pages import router as page_router
 from history.service import HistoryService
@@ -45,8 +46,11 @@ def build(settings: HistorySettings) -> ServiceApp:
     topics = settings.topics
     mongo = create_mongo_client(settings, SERVICE)
     repository = MongoRequestRepository(mongo[settings.database][settings.collection])
+    timers = MongoTimerStore(mongo[settings.database][settings.timers_collection])
     catalog = load_catalog(settings.catalog_path)
-    service = HistoryService(repository, teams=catalog.teams)
+    service = HistoryService(
+        repository, teams=catalog.teams, rules=settings.time_rules(), timers=timers
+    )
     intake = HttpIntakeGateway(settings.intake_url, timeout_seconds=settings.intake_timeout_seconds)
     metrics = ServiceMetrics(SERVICE)
     broker = create_broker(
@@ -77,7 +81,8 @@ def build(settings: HistorySettings) -> ServiceApp:
         settings=settings,
         broker=broker,
         lifespan=service_lifespan(
-            setup=[repository.ensure_indexes], close=[mongo.close, intake.close]
+            setup=[repository.ensure_indexes, timers.ensure_indexes],
+            close=[mongo.close, intake.close],
         ),
         readiness={"kafka": kafka_is_ready(broker), "mongo": lambda: mongo_is_ready(mongo)},
         routers=(api_router, page_router),

@@ -1,12 +1,15 @@
 """What the history service needs from the outside world, as protocols (adapters implement
-them): its store, and the intake — where the pages send what customers write."""
+them): its store, the scheduler's timers and publisher, and the intake — where the pages
+send what customers write."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any, BinaryIO, Protocol
 
+from history.domain.clocks import Timer
 from history.domain.listing import ListQuery, Page
 from history.domain.projection import RequestView
 from history.domain.queue import QueueQuery
@@ -37,6 +40,45 @@ class RequestRepository(Protocol):
         """One page of a team's queue; `Page.last_key` is a queue key."""
 
     async def stats(self, window: StatsWindow) -> Stats: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedTimer:
+    """A due timer this scheduler holds the lease of."""
+
+    timer_id: str
+    ticket_id: str
+    key: str
+    event_id: str
+    due_at: datetime
+
+
+class TimerStore(Protocol):
+    """Timers in a durable store: written with the projection, claimed with a lease, so a
+    scheduler that dies lets go of its timers and two schedulers never hold the same one."""
+
+    async def sync(self, plans: Mapping[str, Sequence[Timer]]) -> None:
+        """Make each request's timers its plan's (one round trip for all): new ones due,
+        moved ones re-timed, ones the plan dropped gone; a fired one stays fired."""
+
+    async def claim(
+        self, now: datetime, limit: int, lease: timedelta, owner: str
+    ) -> list[ClaimedTimer]:
+        """Up to `limit` timers due at `now` whose lease is free, leased to `owner`."""
+
+    async def finish(self, timer_ids: Sequence[str], owner: str, now: datetime) -> int:
+        """Mark the timers `owner` still holds as fired; how many were."""
+
+    async def reschedule(self, due: Mapping[str, datetime], owner: str) -> None:
+        """Timers the plan moved later than the store knew: due then, their lease let go."""
+
+    async def next_due(self) -> datetime | None:
+        """When the earliest unfired timer is due."""
+
+
+class EventPublisher(Protocol):
+    async def publish_many(self, items: Iterable[tuple[str, Any]]) -> None:
+        """Publish (topic, event) pairs and return once the broker acknowledged every one."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -92,7 +92,11 @@ async def rebuild(
     # Versions of rebuilt documents start above any a live document has reached (see
     # HistoryService), so a live write in flight during the swap cannot match one.
     fresh_store = MongoRequestRepository(database[fresh_name])
-    fresh = HistoryService(fresh_store, version_floor=time.time_ns() // 1_000_000)
+    # The same time rules as the live projection: the rebuilt views carry the same clocks.
+    # Timers are left to the live projection (they follow from the same events).
+    fresh = HistoryService(
+        fresh_store, version_floor=time.time_ns() // 1_000_000, rules=settings.time_rules()
+    )
     try:
         await database.drop_collection(fresh_name)
         await fresh_store.ensure_indexes()

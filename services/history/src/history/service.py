@@ -4,6 +4,11 @@ agents and dashboards (the JSON API and the HTML pages call the same ones).
 The fold is optimistic: read the requests a batch touches, fold its events in memory, write
 each request back only over the version it was read at. A request another replica wrote in
 between is folded again from a fresh read; the others are done.
+
+With time rules, each written view carries its SLA clocks, and the requests whose timers
+changed get them re-planned in the timer store first (one round trip for the batch): a crash
+between the two writes leaves timers of a view not yet written, which the redelivered batch
+writes again — never a written view without its timers.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from history.access import may_read
+from history.domain.clocks import Timer, plan
 from history.domain.listing import (
     InvalidCursorError,
     ListQuery,
@@ -34,7 +40,8 @@ from history.domain.queue import (
 from history.domain.queue import decode_cursor as decode_queue_cursor
 from history.domain.queue import encode_cursor as encode_queue_cursor
 from history.domain.stats import InvalidWindowError, Stats, StatsWindow
-from history.ports import RequestRepository, VersionedWrite
+from history.domain.time_rules import TimeRules
+from history.ports import RequestRepository, TimerStore, VersionedWrite
 from shared.contracts.events import Envelope, Priority
 from shared.contracts.identity import Principal
 from shared.contracts.statuses import Status
@@ -102,6 +109,8 @@ class HistoryService:
     version_floor: int = 0
     max_conflict_rounds: int = field(default=MAX_CONFLICT_ROUNDS)
     teams: tuple[str, ...] = ()  # the catalog's: a queue of any other reads as unknown
+    rules: TimeRules | None = None  # SLA targets and automations; None: no time rules
+    timers: TimerStore | None = None  # where the rules' timers go (the scheduler fires them)
 
     # -- the projection ----------------------------------------------------------------------
 
@@ -109,36 +118,56 @@ class HistoryService:
         """Fold the events into their requests; returns how many were new. Idempotent."""
         pending = list(events)
         applied = 0
+        resync: set[str] = set()
         for _ in range(self.max_conflict_rounds):
             if not pending:
                 return applied
-            new, pending = await self._apply_round(pending)
+            new, pending = await self._apply_round(pending, resync)
+            resync = {e.ticket_id for e in pending}
             applied += new
         raise ProjectionConflictError(
             f"{len(pending)} events still conflict after {self.max_conflict_rounds} rounds"
         )
 
-    async def _apply_round(self, events: list[Envelope]) -> tuple[int, list[Envelope]]:
+    async def _apply_round(
+        self, events: list[Envelope], resync: set[str]
+    ) -> tuple[int, list[Envelope]]:
+        """One optimistic round; `resync`: requests whose timers a conflicted earlier round may
+        have planned from a stale view (their plan is written whatever it was before)."""
         by_ticket: dict[str, list[Envelope]] = {}
         for event in events:
             by_ticket.setdefault(event.ticket_id, []).append(event)
         stored = await self.repository.load(sorted(by_ticket))
         writes: list[VersionedWrite] = []
         applied: dict[str, int] = {}
+        plans: dict[str, tuple[Timer, ...]] = {}
         for ticket_id, ticket_events in by_ticket.items():
             current = stored.get(ticket_id)
             view, new = fold(current, ticket_events)
             if view is None or not new:
                 continue
             base = current.version if current else 0
-            version = (base or self.version_floor) + 1
-            writes.append(VersionedWrite(view.model_copy(update={"version": version}), base))
+            update: dict[str, object] = {"version": (base or self.version_floor) + 1}
+            if self.rules is not None:
+                planned = plan(view, self.rules)
+                update["sla"] = planned.clocks
+                before = plan(current, self.rules).timers if current else ()
+                if ticket_id in resync or _moments(planned.timers) != _moments(before):
+                    plans[ticket_id] = planned.timers
+            writes.append(VersionedWrite(view.model_copy(update=update), base))
             applied[ticket_id] = new
         if not writes:
             return 0, []
+        if plans and self.timers is not None:
+            await self.timers.sync(plans)
         conflicted = await self.repository.write(writes)
         retry = [e for ticket_id in sorted(conflicted) for e in by_ticket[ticket_id]]
         return sum(n for t, n in applied.items() if t not in conflicted), retry
+
+    async def plan_of(self, ticket_id: str) -> tuple[Timer, ...]:
+        """The timers the rules give a request now (operators, tests)."""
+        view = await self.repository.get(ticket_id)
+        return plan(view, self.rules).timers if view and self.rules else ()
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -209,3 +238,7 @@ class HistoryService:
         except InvalidWindowError as exc:
             raise InvalidQueryError("query.from", str(exc)) from exc
         return await self.repository.stats(window)
+
+
+def _moments(timers: Sequence[Timer]) -> set[tuple[str, object]]:
+    return {(str(t.event_id), t.due_at) for t in timers}
