@@ -41,10 +41,17 @@ def expected_operations(service: str, topics: Topics) -> dict[str, set[str]]:
     dlq = Topics.dlq
     events = (topics.submitted, topics.routed, topics.activity)
     return {
-        # Intake consumes the routing decisions to place each request with its team.
+        # Intake consumes the routing decisions to place each request with its team, and the
+        # automations due (tickets.sla) to apply them.
         "intake": {
-            "receive": {topics.routed},
-            "send": {topics.submitted, topics.activity, topics.recovery, dlq(topics.routed)},
+            "receive": {topics.routed, topics.sla},
+            "send": {
+                topics.submitted,
+                topics.activity,
+                topics.recovery,
+                dlq(topics.routed),
+                dlq(topics.sla),
+            },
         },
         # The router consumes transfers from the activity topic as well as new requests.
         "router": {

@@ -119,10 +119,11 @@ def build(settings: IntakeSettings) -> ServiceApp:
     async def apply_automations(records: list[InboundRecord]) -> None:
         await automations.handle_records(records, dead_letters)
 
+    # A group of its own: applying automations never waits on place-routed's rebalances.
     batch_subscriber(
         broker,
         settings.topics.sla,
-        group_id=SERVICE,
+        group_id=f"{SERVICE}-automations",
         title="apply-automations",
         settings=settings,
         payload=SlaEvent,
