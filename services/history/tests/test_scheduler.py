@@ -201,3 +201,29 @@ async def test_a_timer_the_store_has_too_early_is_put_back_not_fired(desk: Desk)
     assert (done.fired, done.rescheduled) == (0, 4)
     assert desk.publisher.published == []
     assert await desk.timers.next_due() == T0 + timedelta(minutes=45)
+
+
+async def test_stats_count_attainment_by_team_and_priority_and_the_backlog_by_age(
+    desk: Desk,
+) -> None:
+    late_ids, late = urgent()
+    kept_ids, kept = urgent()
+    await desk.history.apply_events([*late, *kept])
+    await desk.history.apply_events(
+        [AgentReplied(**kept_ids, occurred_at=T0 + timedelta(minutes=15), agent_id="a", body="b")]
+    )
+    desk.clock.now = T0 + timedelta(minutes=61)
+    await desk.scheduler().fire_due()
+    await desk.deliver()
+    stats = await desk.history.stats(
+        T0 - timedelta(hours=1), T0 + timedelta(hours=1), now=T0 + timedelta(hours=2)
+    )
+    first = next(r for r in stats.sla if r.metric.value == "first_reply")
+    assert (first.team, first.priority, first.target_seconds) == ("cards", Priority.URGENT, 3600)
+    assert (first.met, first.breached, first.attainment) == (1, 1, 0.5)
+    assert first.median_seconds == 900.0  # the one settled run: the reply after 15 minutes
+    ages = {(b.team, b.age): b.count for b in stats.backlog_by_age}
+    assert ages == {("cards", "1-4 h"): 2}  # this test's store: its two requests, 2 h old
+    late_view = await desk.requests.get(late_ids["ticket_id"])
+    assert late_view is not None
+    assert [c.status for c in late_view.sla] == ["breached", "running"]

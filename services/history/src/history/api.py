@@ -125,7 +125,7 @@ async def request_detail(
         raise ProblemError(404, "Not found", f"no request {ticket_id} for this account") from exc
     intake_url = request.app.state.settings.intake_public_url
     if principal.role is Role.AGENT:
-        return AgentRequest.of_view(view, intake_url)
+        return AgentRequest.of_view(view, intake_url, utcnow())
     return CustomerRequest.of_view(view, intake_url)
 
 

@@ -12,9 +12,10 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from history.domain.clock_state import ClockStatus, SlaClock
 from history.domain.projection import AttachedFile, RequestView, TransferRecord
 from history.domain.timeline import TimelineEntry
-from shared.contracts.events import RoutingDecision
+from shared.contracts.events import RoutingDecision, SlaMetric
 from shared.contracts.statuses import Status
 
 
@@ -100,6 +101,38 @@ class CustomerRequest(ActivityItem):
 # --- agents ----------------------------------------------------------------------------------
 
 
+class SlaOut(BaseModel):
+    """One SLA clock, for agents: where it stands and how long is left."""
+
+    metric: SlaMetric
+    status: ClockStatus
+    target_seconds: int
+    business_hours: bool = Field(description="The target counts working hours only")
+    due_at: datetime | None = Field(description="When the target is reached if it keeps running")
+    time_left_seconds: float | None = Field(
+        description="Until due_at (negative: overdue); null when paused or stopped"
+    )
+    breached: bool = Field(description="The target passed (an alert went to the team)")
+
+    @classmethod
+    def of(cls, clock: SlaClock, now: datetime) -> SlaOut:
+        left = (clock.due_at - now).total_seconds() if clock.due_at else None
+        overdue = clock.status == "running" and left is not None and left < 0
+        return cls(
+            metric=clock.metric,
+            status=clock.status,
+            target_seconds=clock.target_seconds,
+            business_hours=clock.business_hours,
+            due_at=clock.due_at,
+            time_left_seconds=round(left, 3) if left is not None else None,
+            breached=clock.status == "breached" or overdue,
+        )
+
+
+def sla_of(view: RequestView, now: datetime) -> list[SlaOut]:
+    return [SlaOut.of(c, now) for c in view.sla]
+
+
 class AgentRequest(BaseModel):
     """The whole request, for agents: what it says, where it is and why, who works on it,
     and every comment, reply, note, document request, status change, transfer and e-mail."""
@@ -131,10 +164,11 @@ class AgentRequest(BaseModel):
     routed_at: datetime | None
     first_reply_at: datetime | None
     last_customer_activity_at: datetime | None
+    sla: list[SlaOut] = Field(description="First reply, next reply and resolution clocks")
     timeline: list[TimelineEntry]
 
     @classmethod
-    def of_view(cls, view: RequestView, intake_url: str) -> AgentRequest:
+    def of_view(cls, view: RequestView, intake_url: str, now: datetime) -> AgentRequest:
         return cls(
             ticket_id=view.ticket_id,
             account_id=view.account_id,
@@ -160,6 +194,7 @@ class AgentRequest(BaseModel):
             routed_at=view.routed_at,
             first_reply_at=view.first_reply_at,
             last_customer_activity_at=view.last_customer_activity_at,
+            sla=sla_of(view, now),
             timeline=list(view.timeline),
         )
 
@@ -175,10 +210,14 @@ class QueueItem(BaseModel):
     last_customer_activity_at: datetime | None
     transfers: int = Field(description="How often agents moved it: it came from elsewhere")
     required_documents_missing: bool
+    sla: list[SlaOut]
+    sla_breached: bool = Field(description="A target of it has passed")
+    sla_next_due_at: datetime | None = Field(description="The nearest target still running")
 
     @classmethod
     def of(cls, view: RequestView, now: datetime) -> QueueItem:
         created = view.created_at
+        clocks = sla_of(view, now)
         return cls(
             ticket_id=view.ticket_id,
             subject=view.subject,
@@ -190,6 +229,11 @@ class QueueItem(BaseModel):
             last_customer_activity_at=view.last_customer_activity_at,
             transfers=len(view.transfers),
             required_documents_missing=view.required_documents_missing,
+            sla=clocks,
+            sla_breached=any(c.breached for c in clocks),
+            sla_next_due_at=min(
+                (c.due_at for c in clocks if c.due_at and c.status == "running"), default=None
+            ),
         )
 
 

@@ -39,7 +39,7 @@ from history.domain.queue import (
 )
 from history.domain.queue import decode_cursor as decode_queue_cursor
 from history.domain.queue import encode_cursor as encode_queue_cursor
-from history.domain.stats import InvalidWindowError, Stats, StatsWindow
+from history.domain.stats import InvalidWindowError, SlaAttainment, Stats, StatsWindow
 from history.domain.time_rules import TimeRules
 from history.ports import RequestRepository, TimerStore, VersionedWrite
 from shared.contracts.events import Envelope, Priority
@@ -237,8 +237,19 @@ class HistoryService:
             window = StatsWindow.of(start, end, now=now)
         except InvalidWindowError as exc:
             raise InvalidQueryError("query.from", str(exc)) from exc
-        return await self.repository.stats(window)
+        stats = await self.repository.stats(window)
+        if self.rules is None:
+            return stats
+        rules = self.rules
+        return stats.model_copy(update={"sla": [_with_target(rules, r) for r in stats.sla]})
 
 
 def _moments(timers: Sequence[Timer]) -> set[tuple[str, object]]:
     return {(str(t.event_id), t.due_at) for t in timers}
+
+
+def _with_target(rules: TimeRules, row: SlaAttainment) -> SlaAttainment:
+    """The row with the target its team and priority have now."""
+    target = rules.target_for(row.team, row.priority)
+    span = target.of(row.metric) if target else None
+    return row.model_copy(update={"target_seconds": int(span.total_seconds()) if span else None})

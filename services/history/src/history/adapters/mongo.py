@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from datetime import datetime
 
 from pymongo import ASCENDING, DESCENDING, ReplaceOne
 from pymongo.asynchronous.collection import AsyncCollection
@@ -21,10 +22,13 @@ from history.domain.listing import ListQuery, Order, Page, SortField, sort_key
 from history.domain.projection import RequestView
 from history.domain.queue import UNASSIGNED, QueueQuery, queue_key, queue_of
 from history.domain.stats import (
+    AGE_BUCKETS,
     BACKLOG_STATUSES,
     UNROUTED,
+    BacklogAge,
     Durations,
     ReasonCount,
+    SlaAttainment,
     Stats,
     StatsWindow,
     TeamBacklog,
@@ -221,6 +225,7 @@ class MongoRequestRepository:
                     "transfers": 1,
                     "resolved": {"$cond": [{"$in": ["$status", ["solved", "closed"]]}, 1, 0]},
                     "lost_ms": _elapsed_ms("$first_transferred_at", since="$routed_at"),
+                    "sla": 1,
                 }
             },
             {
@@ -265,6 +270,32 @@ class MongoRequestRepository:
                         {"$unwind": "$transfers"},
                         {"$group": {"_id": "$transfers.original_reason", "n": _COUNT}},
                     ],
+                    "sla_counts": [
+                        {"$unwind": "$sla"},
+                        {
+                            "$group": {
+                                "_id": _SLA_KEY,
+                                "met": {"$sum": "$sla.met"},
+                                "breached": {"$sum": "$sla.breached"},
+                            }
+                        },
+                    ],
+                    "sla_times": [
+                        {"$unwind": "$sla"},
+                        {"$unwind": "$sla.settled_seconds"},
+                        {
+                            "$group": {
+                                "_id": _SLA_KEY,
+                                "q": {
+                                    "$percentile": {
+                                        "input": "$sla.settled_seconds",
+                                        "p": [0.5],
+                                        "method": "approximate",
+                                    }
+                                },
+                            }
+                        },
+                    ],
                 }
             },
         ]
@@ -273,7 +304,13 @@ class MongoRequestRepository:
         totals = (facet.get("totals") or [{}])[0]
         backlog_pipeline: list[Document] = [
             {"$match": {"status": {"$in": sorted(s.value for s in BACKLOG_STATUSES)}}},
-            {"$group": {"_id": {"$ifNull": ["$team", UNROUTED]}, "n": _COUNT}},
+            {
+                "$group": {
+                    "_id": {"$ifNull": ["$team", UNROUTED]},
+                    "n": _COUNT,
+                    **_age_counts(window.now),
+                }
+            },
         ]
         backlog = await (await self._requests.aggregate(backlog_pipeline)).to_list(None)
         routed, rerouted = int(totals.get("routed", 0)), int(totals.get("rerouted", 0))
@@ -298,10 +335,57 @@ class MongoRequestRepository:
                 key=lambda b: b.team,
             ),
             transfers=_transfers(facet, totals, routed),
+            sla=_attainment(facet),
+            backlog_by_age=[
+                BacklogAge(team=g["_id"], age=label, count=int(g.get(f"age{n}", 0)))
+                for g in sorted(backlog, key=lambda g: str(g["_id"]))
+                for n, (label, _) in enumerate(AGE_BUCKETS)
+                if g.get(f"age{n}")
+            ],
         )
 
 
 _COUNT: Document = {"$sum": 1}
+_SLA_KEY: Document = {"team": "$sla.team", "priority": "$sla.priority", "metric": "$sla.metric"}
+
+
+def _age_counts(now: datetime) -> Document:
+    """One count per backlog age bucket: created in [now - upper, now - lower)."""
+    counts: Document = {}
+    lower = None
+    for n, (_, upper) in enumerate(AGE_BUCKETS):
+        conditions: list[Document] = []
+        if lower is not None:
+            conditions.append({"$lt": ["$created_at", now - lower]})
+        if upper is not None:
+            conditions.append({"$gte": ["$created_at", now - upper]})
+        counts[f"age{n}"] = {"$sum": {"$cond": [{"$and": conditions}, 1, 0]}}
+        lower = upper
+    return counts
+
+
+def _attainment(facet: Document) -> list[SlaAttainment]:
+    medians = {
+        tuple(sorted(g["_id"].items())): g["q"][0] for g in facet.get("sla_times", []) if g["q"]
+    }
+    rows = []
+    for group in facet.get("sla_counts", []):
+        key = group["_id"]
+        met, breached = int(group["met"]), int(group["breached"])
+        median = medians.get(tuple(sorted(key.items())))
+        rows.append(
+            SlaAttainment(
+                team=key["team"],
+                priority=key["priority"],
+                metric=key["metric"],
+                target_seconds=None,
+                met=met,
+                breached=breached,
+                attainment=share(met, met + breached),
+                median_seconds=round(median, 3) if median is not None else None,
+            )
+        )
+    return sorted(rows, key=lambda r: (r.team, r.priority.value, r.metric.value))
 
 
 def _elapsed_ms(field: str, since: str = "$created_at") -> Document:

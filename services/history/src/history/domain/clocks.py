@@ -76,7 +76,7 @@ def plan(view: RequestView, rules: TimeRules) -> Plan:
         alerts = _alerts(view)
         for metric in SlaMetric:
             span = target.of(metric)
-            runs = _runs_of(view, metric)
+            runs = _runs_of(view, metric, view.routed_at)
             if span is None or not runs:
                 continue
             clock, due = _clock(view, rules, target, metric, span, runs, alerts)
@@ -97,13 +97,12 @@ def _alerts(view: RequestView) -> set[tuple[str, str]]:
     }
 
 
-def _runs_of(view: RequestView, metric: SlaMetric) -> list[_Run]:
-    assert view.routed_at is not None
+def _runs_of(view: RequestView, metric: SlaMetric, routed_at: datetime) -> list[_Run]:
     answers = sorted(e.at for e in view.timeline if e.kind in ANSWERS)
     if metric is SlaMetric.FIRST_REPLY:
-        return [_Run(metric.value, view.routed_at, answers[0] if answers else None)]
+        return [_Run(metric.value, routed_at, answers[0] if answers else None)]
     if metric is SlaMetric.RESOLUTION:
-        return [_Run(metric.value, view.routed_at, _solved_at(view))]
+        return [_Run(metric.value, routed_at, _solved_at(view))]
     # next_reply: a customer's message after an answer starts a run; the next answer stops it.
     runs: list[_Run] = []
     moments = sorted(

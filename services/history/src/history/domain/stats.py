@@ -7,7 +7,7 @@ because a backlog is a present-tense number.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel, Field
@@ -33,14 +33,16 @@ class InvalidWindowError(ValueError):
 class StatsWindow:
     start: datetime
     end: datetime
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))  # the backlog's present
 
     @classmethod
     def of(
         cls, start: datetime | None, end: datetime | None, *, now: datetime | None = None
     ) -> StatsWindow:
         """The window asked for; naive times are UTC; the default is the last seven days."""
+        now = now or datetime.now(UTC)
         try:
-            end = _utc(end) if end else (now or datetime.now(UTC))
+            end = _utc(end) if end else now
             start = _utc(start) if start else end - DEFAULT_WINDOW
         except OverflowError as exc:  # near year 1 or 9999: no such window
             raise InvalidWindowError("the window lies outside the dates we can count") from exc
@@ -48,7 +50,7 @@ class StatsWindow:
             raise InvalidWindowError("`from` must be before `to`")
         if end - start > MAX_WINDOW:
             raise InvalidWindowError(f"the window may span at most {MAX_WINDOW.days} days")
-        return cls(start, end)
+        return cls(start, end, now)
 
 
 def _utc(value: datetime) -> datetime:
