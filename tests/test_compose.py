@@ -72,6 +72,14 @@ APP_SERVICES = (
         module="intake.mail_app",
         package="intake",
     ),
+    AppService(
+        "history-scheduler",
+        HistorySettings,
+        8006,
+        uses_mongo=True,
+        module="history.scheduler_app",
+        package="history",
+    ),
 )
 BY_NAME = {s.name: s for s in APP_SERVICES}
 each_service = pytest.mark.parametrize("service", APP_SERVICES, ids=lambda s: s.name)
@@ -505,8 +513,10 @@ def registered_metric_names() -> set[str]:
     names = set()
     for family in ServiceMetrics("compose-test").registry.collect():
         names |= {family.name + suffix for suffix in ("", "_total", "_bucket", "_count", "_sum")}
-    for service in ("intake", "router", "notifier"):
-        source = (ROOT / "services" / service / "src" / service / "app.py").read_text()
+    apps = ("intake/app", "router/app", "notifier/app", "history/scheduler_app")
+    for app in apps:
+        service = app.split("/")[0]
+        source = (ROOT / "services" / service / "src" / f"{app}.py").read_text()
         for name in re.findall(r'"(helpdesk_[a-z_]+)"', source):
             names |= {name + suffix for suffix in ("", "_bucket", "_count", "_sum")}
     return names
@@ -575,5 +585,9 @@ def test_dashboard_queries_only_series_the_services_expose() -> None:
         "helpdesk_misroute_delay_seconds_bucket",
         "helpdesk_solved_total",
         "helpdesk_first_reply_seconds_bucket",
+        # Time rules: what the teams are alerted to, and whether the scheduler keeps up.
+        "helpdesk_sla_alerts_total",
+        "helpdesk_automations_total",
+        "helpdesk_timer_lag_seconds_bucket",
     ):
         assert needed in used, needed

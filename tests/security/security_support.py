@@ -148,6 +148,7 @@ async def operations(stack: EmbeddedStack, service: str) -> list[Operation]:
             Operation(service, "GET", "/my-activities/{ticket_id}", {}),
             Operation(service, "GET", "/my-activities/{ticket_id}/attachments/{attachment_id}", {}),
             Operation(service, "GET", "/requests/new", {}),
+            Operation(service, "GET", "/dashboard", {}),
         ]
     return [op for op in found if op.path not in PUBLIC and not op.path.startswith("/asyncapi")]
 
