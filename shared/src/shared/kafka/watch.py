@@ -3,10 +3,11 @@
 
 It reads `team.<team>` in its own consumer group (`watch-<team>` unless `--group`), so it
 neither disturbs nor is disturbed by any other consumer, and prints each message as it
-arrives: a request routed to the team or moved here (ready to work on), or withdrawn (moved
-to another team: drop it). `--json` prints each message as one JSON line instead, for piping
-into the team's own tools. This is the starting point for those tools: the messages are the
-`TeamMessage` contract of `shared.contracts.events`, documented in the router's AsyncAPI.
+arrives: a request routed to the team or moved here (ready to work on), withdrawn (moved
+to another team: drop it), or an SLA warning or breach of one of the team's requests.
+`--json` prints each message as one JSON line instead, for piping into the team's own
+tools. This is the starting point for those tools: the messages are the `TeamMessage`
+contract of `shared.contracts.events`, documented in the router's AsyncAPI.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from aiokafka import AIOKafkaConsumer
 from pydantic import ValidationError
 
 from shared.contracts.events import (
+    SlaAlert,
+    SlaBreached,
     TeamMessage,
     TicketAssigned,
     TicketWithdrawn,
@@ -34,6 +37,14 @@ from shared.contracts.topics import Topics
 def describe(message: TeamMessage) -> str:
     """One readable line per message: when, what, which request, and why."""
     at = message.occurred_at.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(message, SlaAlert):
+        kind = "SLA BREACH " if isinstance(message, SlaBreached) else "SLA warning"
+        due = message.due_at.strftime("%H:%M:%S")
+        what = message.metric.value.replace("_", " ")
+        return (
+            f"{at}  {kind}  {message.ticket_id}  {message.priority.value.upper()}  {what}"
+            f" due {due} (target {message.target_seconds} s)"
+        )
     if isinstance(message, TicketWithdrawn):
         move = message.transfer
         return (
