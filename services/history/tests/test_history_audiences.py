@@ -22,6 +22,7 @@ from history.settings import HistorySettings
 from shared.contracts.events import (
     AgentReplied,
     AssigneeChanged,
+    CustomerReminded,
     Envelope,
     NoteAdded,
     NotificationFailed,
@@ -30,6 +31,10 @@ from shared.contracts.events import (
     Priority,
     RequestContent,
     RoutingDecision,
+    SlaBreached,
+    SlaMetric,
+    StatusChanged,
+    StatusTransition,
     TeamScore,
     TicketRouted,
     TicketSubmitted,
@@ -62,8 +67,15 @@ HIDDEN = {
     "e-mail delivery record": "mailbox full 550",
     "e-mail kind": "acknowledgement",
     "agent id": "agent-4",
+    "SLA clock": "target_seconds",
+    "automation rule": "remind-pending",
+    "automation's note": "no answer for 7 days",
 }
-PUBLIC = {"their words": "Please help, my account", "a public reply": "We are on it"}
+PUBLIC = {
+    "their words": "Please help, my account",
+    "a public reply": "We are on it",
+    "a reminder": "We reminded you that we are waiting for your reply",
+}
 
 
 def story() -> list[Envelope]:
@@ -139,6 +151,29 @@ def story() -> list[Envelope]:
             source_event_id=submitted.event_id,
             reason="mailbox full 550",
             permanent=True,
+        ),
+        SlaBreached(
+            **ids,
+            occurred_at=at + 8 * second,
+            metric=SlaMetric.NEXT_REPLY,
+            cycle="next_reply:x",
+            team="withdrawals-transfers",
+            priority=Priority.URGENT,
+            target_seconds=7200,
+            due_at=at + 8 * second,
+            business_hours=False,
+        ),
+        CustomerReminded(
+            **ids, occurred_at=at + 9 * second, rule_id="remind-pending", waiting_since=at
+        ),
+        StatusChanged(
+            **ids,
+            occurred_at=at + 10 * second,
+            actor_id="automation:solve-pending",
+            actor_role="system",
+            rule_id="solve-pending",
+            note="Solved: no answer for 7 days",
+            status_change=StatusTransition(from_status=Status.PENDING, to_status=Status.SOLVED),
         ),
     ]
 
