@@ -282,6 +282,14 @@ async def test_an_urgent_request_without_an_answer_breaches_once(help_desk: Desk
     assert len(await read_all(help_desk.bootstrap, f"{PREFIX}team.{team}", breach)) == 1
     assert len(await read_all(help_desk.bootstrap, f"{PREFIX}team.account", breach)) == 1
     assert len(await read_all(help_desk.bootstrap, f"{PREFIX}tickets.sla", breach)) == 2
+    # And the scheduler's metrics say so (what the Grafana panel plots).
+    scheduler = help_desk.stack.config.url("history-scheduler")
+    async with httpx.AsyncClient(timeout=10) as client:
+        metrics = (await client.get(f"{scheduler}/metrics")).text
+    assert (
+        f'helpdesk_sla_alerts_total{{metric="first_reply",phase="breach",priority="urgent",'
+        f'team="{team}"}} 1.0' in metrics
+    )
 
 
 async def test_pending_is_reminded_then_solved_then_closed_unless_the_customer_answers(
