@@ -17,7 +17,9 @@ from pymongo import AsyncMongoClient
 from devstack.stack import EmbeddedStack
 from history.adapters.mongo import MongoRequestRepository
 from history.adapters.timers import MongoTimerStore
+from history.ports import ClaimedTimer
 from history.scheduler import Scheduler
+from history.scheduler_app import SchedulerMetrics
 from history.service import HistoryService
 from history.settings import HistorySettings
 from shared.contracts.events import (
@@ -31,6 +33,7 @@ from shared.contracts.events import (
     new_ticket_id,
 )
 from shared.contracts.topics import Topics
+from shared.metrics import ServiceMetrics
 from shared.mongo import Document
 
 from .test_history_projection import T0
@@ -227,3 +230,31 @@ async def test_stats_count_attainment_by_team_and_priority_and_the_backlog_by_ag
     late_view = await desk.requests.get(late_ids["ticket_id"])
     assert late_view is not None
     assert [c.status for c in late_view.sla] == ["breached", "running"]
+
+
+def test_the_scheduler_metrics_count_fired_alerts_and_their_lag() -> None:
+
+    metrics = ServiceMetrics("scheduler-test")
+    observe = SchedulerMetrics(metrics).observe
+    ids, _ = urgent()
+    timer = ClaimedTimer("t|e", ids["ticket_id"], "first_reply:breach", "e", T0)
+    alert = SlaBreached(
+        **ids,
+        metric="first_reply",
+        cycle="first_reply",
+        team="cards",
+        priority=Priority.URGENT,
+        target_seconds=3600,
+        due_at=T0,
+        business_hours=False,
+    )
+    observe(timer, "fired", alert, T0 + timedelta(seconds=2))
+    observe(timer, "dropped", None, T0 + timedelta(seconds=2))
+    registry = metrics.registry
+    labels = {"team": "cards", "priority": "urgent", "metric": "first_reply", "phase": "breach"}
+    assert registry.get_sample_value("helpdesk_sla_alerts_total", labels) == 1.0
+    assert registry.get_sample_value("helpdesk_timer_lag_seconds_sum") == 2.0
+    assert (
+        registry.get_sample_value("helpdesk_timers_total", {"kind": "sla", "outcome": "dropped"})
+        == 1.0
+    )

@@ -18,11 +18,14 @@ from pathlib import Path
 
 from devstack.faults.driver import SCENARIOS, Result, run_scenario
 from devstack.faults.mail import run_mail_scenario
+from devstack.faults.scheduler import run_scheduler_scenario
 from devstack.stack import EmbeddedStack, StackConfig, StackPorts
 
 # Customers' e-mail answers while the mail receiver is SIGKILLed: each accepted once.
 MAIL_SCENARIO = "kill -9 mail receiver"
 MAIL_REPLIES = 200
+# History's scheduler SIGKILLed while N timers are due: each fires exactly once.
+SCHEDULER_SCENARIO = "kill -9 scheduler"
 
 HEADER = ("scenario", "sent", "routed", "e-mails", "history", "lost", "dup", "poison→DLQ", "s")
 
@@ -86,6 +89,11 @@ async def run(count: int, only: list[str], keep: Path | None) -> list[Result]:
         if not only or any(o.lower() in MAIL_SCENARIO.lower() for o in only):
             print(f"-- {MAIL_SCENARIO}: {MAIL_REPLIES} e-mail answers", flush=True)
             result = await run_mail_scenario(stack, MAIL_SCENARIO, MAIL_REPLIES)
+            results.append(result)
+            print(table([result]), flush=True)
+        if not only or any(o.lower() in SCHEDULER_SCENARIO.lower() for o in only):
+            print(f"-- {SCHEDULER_SCENARIO}: {count} due timers", flush=True)
+            result = await run_scheduler_scenario(stack, SCHEDULER_SCENARIO, count)
             results.append(result)
             print(table([result]), flush=True)
     return results

@@ -73,10 +73,11 @@ class TopicTally:
         self._consumer.assign(tps)
         await self._consumer.seek_to_beginning(*tps)
 
-    async def poll(self) -> None:
+    async def poll(self, timeout_ms: int = 200) -> None:
+        """Read what has arrived; `timeout_ms`: how long an empty fetch waits (0: not at all)."""
         assert self._consumer is not None
         while True:
-            batches = await self._consumer.getmany(timeout_ms=200, max_records=5000)
+            batches = await self._consumer.getmany(timeout_ms=timeout_ms, max_records=5000)
             if not batches:
                 return
             for records in batches.values():

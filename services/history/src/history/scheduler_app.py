@@ -59,7 +59,7 @@ class SchedulerMetrics:
         self._timers.labels(kind, outcome).inc()
         if outcome != "fired":
             return
-        self._lag.labels().observe(max((now - timer.due_at).total_seconds(), 0.0))
+        self._lag.observe(max((now - timer.due_at).total_seconds(), 0.0))  # no labels
         if isinstance(event, SlaAlert):
             phase = "warning" if isinstance(event, SlaWarning) else "breach"
             self._alerts.labels(event.team, event.priority.value, event.metric.value, phase).inc()
