@@ -1,12 +1,13 @@
 """MongoDB helpers (PyMongo's async API, the successor of Motor): the client every service
-creates the same way, its readiness probe, and the account directory every service reads."""
+creates the same way, its readiness probe, the account directory every service reads, and a
+counter of the round trips a client makes (PyMongo's command monitoring)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, monitoring
 from pymongo.asynchronous.collection import AsyncCollection
 
 from shared.contracts.directory import ACCOUNTS_COLLECTION, DIRECTORY_DATABASE, AccountRecord
@@ -15,7 +16,36 @@ from shared.settings import ServiceSettings
 Document = dict[str, Any]
 
 
-def create_mongo_client(settings: ServiceSettings, app_name: str) -> AsyncMongoClient[Document]:
+class RoundTrips(monitoring.CommandListener):
+    """The commands a client sends, in order: each is one round trip to the server (a bulk
+    write of many operations is one; a cursor's next batch is a getMore). The store is the
+    main cost on the embedded stack, so tests pin how many each operation makes."""
+
+    def __init__(self) -> None:
+        self.commands: list[str] = []  # "<command> <collection>", e.g. "find tickets"
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        target = event.command.get(event.command_name)
+        where = f" {target}" if isinstance(target, str) else ""
+        self.commands.append(f"{event.command_name}{where}")
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+    def take(self) -> list[str]:
+        """The commands since the last take."""
+        taken, self.commands = self.commands, []
+        return taken
+
+
+def create_mongo_client(
+    settings: ServiceSettings,
+    app_name: str,
+    listeners: Sequence[monitoring.CommandListener] = (),
+) -> AsyncMongoClient[Document]:
     timeout = settings.mongo_timeout_ms
     return AsyncMongoClient(
         settings.mongo_url.get_secret_value(),
@@ -25,6 +55,7 @@ def create_mongo_client(settings: ServiceSettings, app_name: str) -> AsyncMongoC
         connectTimeoutMS=timeout,
         socketTimeoutMS=max(timeout * 2, 10_000),
         retryWrites=True,
+        event_listeners=list(listeners),
     )
 
 

@@ -57,9 +57,15 @@ class TimerStore(Protocol):
     """Timers in a durable store: written with the projection, claimed with a lease, so a
     scheduler that dies lets go of its timers and two schedulers never hold the same one."""
 
-    async def sync(self, plans: Mapping[str, Sequence[Timer]]) -> None:
-        """Make each request's timers its plan's (one round trip for all): new ones due,
-        moved ones re-timed, ones the plan dropped gone; a fired one stays fired."""
+    async def sync(
+        self,
+        plans: Mapping[str, Sequence[Timer]],
+        before: Mapping[str, Sequence[Timer]] | None = None,
+    ) -> None:
+        """Make each request's timers its plan's: new ones due, moved ones re-timed, ones the
+        plan dropped gone; a fired one stays fired. `before`: the plans the store is known to
+        hold (only what they drop is deleted; a request absent from it loses every timer not
+        in its plan). One round trip when nothing is dropped, two when something is."""
 
     async def claim(
         self, now: datetime, limit: int, lease: timedelta, owner: str

@@ -141,6 +141,7 @@ class HistoryService:
         writes: list[VersionedWrite] = []
         applied: dict[str, int] = {}
         plans: dict[str, tuple[Timer, ...]] = {}
+        known: dict[str, tuple[Timer, ...]] = {}  # what the store holds, when it is known
         for ticket_id, ticket_events in by_ticket.items():
             current = stored.get(ticket_id)
             view, new = fold(current, ticket_events)
@@ -154,12 +155,14 @@ class HistoryService:
                 before = plan(current, self.rules).timers if current else ()
                 if ticket_id in resync or _moments(planned.timers) != _moments(before):
                     plans[ticket_id] = planned.timers
+                    if ticket_id not in resync:
+                        known[ticket_id] = before
             writes.append(VersionedWrite(view.model_copy(update=update), base))
             applied[ticket_id] = new
         if not writes:
             return 0, []
         if plans and self.timers is not None:
-            await self.timers.sync(plans)
+            await self.timers.sync(plans, known)
         conflicted = await self.repository.write(writes)
         retry = [e for ticket_id in sorted(conflicted) for e in by_ticket[ticket_id]]
         return sum(n for t, n in applied.items() if t not in conflicted), retry

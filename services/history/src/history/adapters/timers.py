@@ -34,11 +34,19 @@ class MongoTimerStore:
         await self._timers.create_index([("fired", ASCENDING), ("due_at", ASCENDING)], name="due")
         await self._timers.create_index([("ticket_id", ASCENDING)], name="ticket")
 
-    async def sync(self, plans: Mapping[str, Sequence[Timer]]) -> None:
+    async def sync(
+        self,
+        plans: Mapping[str, Sequence[Timer]],
+        before: Mapping[str, Sequence[Timer]] | None = None,
+    ) -> None:
         operations: list[Any] = []
         for ticket_id, timers in plans.items():
             ids = [timer_id(ticket_id, t) for t in timers]
-            operations.append(DeleteMany({"ticket_id": ticket_id, "_id": {"$nin": ids}}))
+            known = before.get(ticket_id) if before is not None else None
+            if known is None:  # what the store holds is not known: drop all but the plan
+                operations.append(DeleteMany({"ticket_id": ticket_id, "_id": {"$nin": ids}}))
+            elif dropped := sorted({timer_id(ticket_id, t) for t in known} - set(ids)):
+                operations.append(DeleteMany({"_id": {"$in": dropped}}))
             operations += [
                 UpdateOne(
                     {"_id": id_},
