@@ -12,7 +12,7 @@ DATA ?=
 WRONG ?= 0
 ACCEPT ?= 0
 # make bench: requests per phase, kafka-phase rate (0: max), extra bench flags
-N ?= 20000
+N ?= 2000
 RATE ?= 1000
 BENCH_ARGS ?=
 

@@ -1,7 +1,8 @@
 """`python -m devstack.bench` (make bench): see devstack.bench.runner for the phases.
 
-stdout: the report (table, figures against the targets) and the paths of the files written
-(`<out-dir>/bench-<time>.json` with every figure, and the plot); progress goes to stderr.
+stdout: the report (table, figures against the targets, the change from the previous run's
+JSON in the output directory) and the paths of the files written (`<out-dir>/bench-<time>.json`
+with every figure, and the plot); progress goes to stderr (a bar per stage on a terminal).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import sys
 from pathlib import Path
 
 from devstack.bench.cleanup import Created, Removed, cleanup
+from devstack.bench.compare import comparison, previous_result
 from devstack.bench.runner import (
     PHASES,
     BenchOptions,
@@ -32,7 +34,8 @@ def parse(argv: list[str] | None = None) -> BenchOptions:
         prog="python -m devstack.bench",
         description="Benchmark the running stack (make run, or compose with --maildir '').",
     )
-    parser.add_argument("-n", "--requests", type=int, default=20_000, help="requests per phase")
+    # The defaults finish in about five minutes on two cores with `make run`'s stack.
+    parser.add_argument("-n", "--requests", type=int, default=2_000, help="requests per phase")
     parser.add_argument("--http-requests", type=int, help="requests in the HTTP phase (default n)")
     parser.add_argument("--rate", type=float, default=1000, help="kafka phase, req/s (0: max)")
     parser.add_argument("--http-rate", type=float, default=0, help="HTTP phase, req/s (0: max)")
@@ -51,7 +54,7 @@ def parse(argv: list[str] | None = None) -> BenchOptions:
     parser.add_argument("--out-dir", type=Path, default=Path(".data/bench"))
     parser.add_argument("--phase-timeout", type=float, default=900)
     parser.add_argument(
-        "--email-wait", type=float, default=120, help="seconds to wait for e-mails per phase"
+        "--email-wait", type=float, default=30, help="seconds to wait for e-mails per phase"
     )
     parser.add_argument(
         "--cleanup",
@@ -127,9 +130,14 @@ async def bench(options: BenchOptions) -> None:
         if options.cleanup and created.accounts:
             await remove(options, created)
         raise
+    previous = previous_result(options.out_dir)  # before this run's file is written
     print()
     print(report(done))
     print()
+    if previous is not None:
+        done.result["compared_with"] = previous[0].name
+        print(comparison(previous[1], done.result, previous[0].name))
+        print()
     path = write_json(options, done)
     print(f"JSON: {path}")
     print(f"plot: {done.plot}" if done.plot else "plot: none (nothing arrived to plot)")

@@ -18,7 +18,7 @@ import contextlib
 import math
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +27,7 @@ from uuid import uuid4
 
 import httpx
 
+from devstack.bench.bars import phase_bars
 from devstack.bench.cleanup import Created
 from devstack.bench.observers import (
     HistoryWatcher,
@@ -86,6 +87,17 @@ class BenchRun:
     phases: list[PhaseFigures]
     stamp: str  # names the files: bench-<stamp>.json / .png
     plot: Path | None  # None: nothing arrived to plot
+
+
+def _counts(subs: Submissions, watchers: Watchers) -> dict[str, Callable[[], int]]:
+    """What each of a phase's bars counts: its requests sent, and arrived at each stage."""
+
+    def arrived(stage: Mapping[str, float]) -> Callable[[], int]:
+        return lambda: sum(1 for t in list(subs.sent) if t in stage)
+
+    return {"sent": lambda: len(subs.sent)} | {
+        name: arrived(stage) for name, stage in watchers.stages().items()
+    }
 
 
 def progress(message: str) -> None:
@@ -245,35 +257,37 @@ async def run(options: BenchOptions, created: Created | None = None) -> BenchRun
             if phase == "burst-2":
                 replicas = await start_router_replicas(options, options.router_replicas, urls)
             subs = Submissions()
-            phase_start = time.time()
-            if sampler.samples:  # what the notifier still has to do from earlier phases
-                backlog[phase] = sampler.samples[-1].lag.get("notifier", 0.0)
-            if phase == "http":
+            total = http_n if phase == "http" else options.n
+            async with phase_bars(phase, total, _counts(subs, watchers)):
+                phase_start = time.time()
+                if sampler.samples:  # what the notifier still has to do from earlier phases
+                    backlog[phase] = sampler.samples[-1].lag.get("notifier", 0.0)
+                if phase == "http":
 
-                def accepted(ticket_id: str) -> None:
-                    created.tickets.add(ticket_id)
-                    watchers.history.expect([ticket_id])
+                    def accepted(ticket_id: str) -> None:
+                        created.tickets.add(ticket_id)
+                        watchers.history.expect([ticket_id])
 
-                await post_tickets(
-                    urls["intake"],
-                    http_n,
-                    accounts,
-                    options.http_rate,
-                    options.concurrency,
-                    subs,
-                    on_accepted=accepted,
-                )
-                description = f"HTTP POST /v1/tickets, rate {options.http_rate or 'max'}"
-            else:
-                rate = options.rate if phase == "kafka" else 0.0
-                events = submitted_events(run_id, options.n, accounts)
-                created.tickets.update(e.ticket_id for e in events)
-                created.event_ids.update(str(e.event_id) for e in events)
-                watchers.history.expect([e.ticket_id for e in events])
-                await produce_submitted(options.kafka, topics.submitted, events, rate, subs)
-                description = f"onto {topics.submitted}, rate {rate or 'max'}"
-            progress(f"   sent {len(subs.sent)} in {subs.finished - subs.started:.1f} s")
-            await wait_done(watchers, list(subs.sent), options)
+                    await post_tickets(
+                        urls["intake"],
+                        http_n,
+                        accounts,
+                        options.http_rate,
+                        options.concurrency,
+                        subs,
+                        on_accepted=accepted,
+                    )
+                    description = f"HTTP POST /v1/tickets, rate {options.http_rate or 'max'}"
+                else:
+                    rate = options.rate if phase == "kafka" else 0.0
+                    events = submitted_events(run_id, options.n, accounts)
+                    created.tickets.update(e.ticket_id for e in events)
+                    created.event_ids.update(str(e.event_id) for e in events)
+                    watchers.history.expect([e.ticket_id for e in events])
+                    await produce_submitted(options.kafka, topics.submitted, events, rate, subs)
+                    description = f"onto {topics.submitted}, rate {rate or 'max'}"
+                progress(f"   sent {len(subs.sent)} in {subs.finished - subs.started:.1f} s")
+                await wait_done(watchers, list(subs.sent), options)
             figures = phase_figures(
                 phase,
                 description,
