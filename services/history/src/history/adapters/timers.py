@@ -71,14 +71,19 @@ class MongoTimerStore:
     async def claim(
         self, now: datetime, limit: int, lease: timedelta, owner: str
     ) -> list[ClaimedTimer]:
-        free = {"fired": False, "due_at": {"$lte": now}, "lease_until": {"$lte": now}}
-        cursor = self._timers.find(free, {"_id": 1}).sort([("due_at", ASCENDING)]).limit(limit)
+        # The due ones, from the index alone (SecantusDB scans the whole collection when a
+        # filter has a field its index lacks, and the scheduler asks every second); the lease
+        # is checked by the update, per document. Twice the batch: another replica's leased
+        # timers at the head of the queue leave room for free ones.
+        due = {"fired": False, "due_at": {"$lte": now}}
+        cursor = self._timers.find(due, {"_id": 1}).sort([("due_at", ASCENDING)]).limit(2 * limit)
         ids = [d["_id"] async for d in cursor]
         if not ids:
             return []
         until = now + lease
         await self._timers.update_many(
-            {"_id": {"$in": ids}, **free}, {"$set": {"lease_until": until, "owner": owner}}
+            {"_id": {"$in": ids}, **due, "lease_until": {"$lte": now}},
+            {"$set": {"lease_until": until, "owner": owner}},
         )
         held = self._timers.find({"_id": {"$in": ids}, "owner": owner, "fired": False})
         return [
