@@ -34,7 +34,7 @@ def parse(argv: list[str] | None = None) -> BenchOptions:
         prog="python -m devstack.bench",
         description="Benchmark the running stack (make run, or compose with --maildir '').",
     )
-    # The defaults finish in about five minutes on two cores with `make run`'s stack.
+    # Sized for a run of minutes on two cores (20,000 per phase took over 25 minutes).
     parser.add_argument("-n", "--requests", type=int, default=2_000, help="requests per phase")
     parser.add_argument("--http-requests", type=int, help="requests in the HTTP phase (default n)")
     parser.add_argument("--rate", type=float, default=1000, help="kafka phase, req/s (0: max)")
