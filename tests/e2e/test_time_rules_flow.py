@@ -22,7 +22,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from pymongo import AsyncMongoClient
 
-from devstack.stack import PROCESSES, EmbeddedStack, StackConfig, StackPorts, free_port
+from devstack.stack import SCHEDULER, SERVICES, EmbeddedStack, StackConfig, StackPorts, free_port
 from devstack.testing import bearer, read_topic, wait_for_mail
 from shared.contracts.identity import Role
 from shared.waiting import wait_until
@@ -30,6 +30,7 @@ from shared.waiting import wait_until
 pytestmark = pytest.mark.e2e
 
 PREFIX = "rules-"
+NEEDED = (*SERVICES, SCHEDULER)  # no mail receiver: nobody answers by e-mail here
 DEADLINE = 40.0
 CUSTOMER = "acc-1001"
 AGENT = bearer("agent-1", Role.AGENT)
@@ -121,7 +122,7 @@ async def desk(
     stack = EmbeddedStack(config)
     await stack.create_topics()
     try:
-        await stack.start_services(PROCESSES)
+        await stack.start_services(NEEDED)
         yield stack
     finally:
         await stack.stop()

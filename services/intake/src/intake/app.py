@@ -102,34 +102,33 @@ def build(settings: IntakeSettings) -> ServiceApp:
     )
     declare_publishers(broker, settings)
     dead_letters = KafkaDeadLetters(broker, SERVICE)
-    # The router's decisions: the team a transfer moves a request from, the decision it carries.
+    # One consumer over the two topics the intake reads (one group join at start, as history):
+    # the router's decisions (the team a transfer moves a request from, the decision it hands
+    # on) and the time rules' automations due (the intake, the only writer, applies them).
     placement = Placement(store=wired.tickets, dead_letters=dead_letters)
-    batch_subscriber(
-        broker,
-        settings.topics.routed,
-        group_id=SERVICE,
-        title="place-routed",
-        settings=settings,
-        payload=TicketRouted,
-        description="Where each request is: the router's decision, for transfers",
-    )(placement.record)
-    # Time rules: the history's scheduler says when an automation is due; the intake applies it.
     automations = wired.automations
+    topics = settings.topics
 
-    async def apply_automations(records: list[InboundRecord]) -> None:
-        await automations.handle_records(records, dead_letters)
+    async def consume(records: list[InboundRecord]) -> None:
+        routed = [r for r in records if r.topic == topics.routed]
+        due = [r for r in records if r.topic == topics.sla]
+        if routed:
+            await placement.record(routed)
+        if due:
+            await automations.handle_records(due, dead_letters)
 
-    # A group of its own: applying automations never waits on place-routed's rebalances.
     batch_subscriber(
         broker,
-        settings.topics.sla,
-        group_id=f"{SERVICE}-automations",
-        title="apply-automations",
+        topics.routed,
+        topics.sla,
+        group_id=SERVICE,
+        title="place-and-automate",
         settings=settings,
-        payload=SlaEvent,
-        description="Automations due (remind, solve, close), applied if the request is still"
-        " where the rule found it; SLA warnings and breaches are ignored",
-    )(apply_automations)
+        payload=TicketRouted | SlaEvent,
+        description="Where each request is (the router's decisions, for transfers), and the"
+        " automations due (remind, solve, close), applied if the request is still where the"
+        " rule found it; SLA warnings and breaches are ignored",
+    )(consume)
     limits = wired.limits
     upload_cap = limits.max_count * limits.max_bytes + 4 * settings.max_form_field_bytes + MIB
 
