@@ -13,6 +13,7 @@ from uuid import uuid4
 
 import pytest
 from pymongo import AsyncMongoClient
+from pymongo.asynchronous.collection import AsyncCollection
 
 from devstack.stack import EmbeddedStack
 from history.adapters.mongo import MongoRequestRepository
@@ -69,6 +70,7 @@ class Desk:
     requests: MongoRequestRepository
     clock: Clock
     publisher: RecordingPublisher
+    timer_documents: AsyncCollection[Document]
 
     def scheduler(self, **overrides: Any) -> Scheduler:
         options: dict[str, Any] = {
@@ -100,7 +102,9 @@ async def desk(infra: EmbeddedStack) -> AsyncIterator[Desk]:
     await requests.ensure_indexes()
     await timers.ensure_indexes()
     history = HistoryService(requests, rules=RULES, timers=timers)
-    yield Desk(history, timers, requests, Clock(), RecordingPublisher())
+    yield Desk(
+        history, timers, requests, Clock(), RecordingPublisher(), database[f"timers_{suffix}"]
+    )
     await requests.collection.drop()
     await database[f"timers_{suffix}"].drop()
     await client.close()
@@ -198,7 +202,7 @@ async def test_a_replica_that_dies_mid_round_lets_another_fire_its_timers_once(
 async def test_a_timer_the_store_has_too_early_is_put_back_not_fired(desk: Desk) -> None:
     _, events = urgent()
     await desk.history.apply_events(events)
-    await desk.timers.collection_for_tests().update_many({}, {"$set": {"due_at": T0}})
+    await desk.timer_documents.update_many({}, {"$set": {"due_at": T0}})
     desk.clock.now = T0 + timedelta(minutes=1)
     done = await desk.scheduler().fire_due()
     assert (done.fired, done.rescheduled) == (0, 4)

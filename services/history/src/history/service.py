@@ -167,11 +167,6 @@ class HistoryService:
         retry = [e for ticket_id in sorted(conflicted) for e in by_ticket[ticket_id]]
         return sum(n for t, n in applied.items() if t not in conflicted), retry
 
-    async def plan_of(self, ticket_id: str) -> tuple[Timer, ...]:
-        """The timers the rules give a request now (operators, tests)."""
-        view = await self.repository.get(ticket_id)
-        return plan(view, self.rules).timers if view and self.rules else ()
-
     # -- reads ---------------------------------------------------------------------------------
 
     async def list_activities(self, account_id: str, wanted: ActivityFilter) -> ActivityPage:

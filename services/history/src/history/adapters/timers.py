@@ -122,9 +122,6 @@ class MongoTimerStore:
         first = await self._timers.find_one({"fired": False}, sort=[("due_at", ASCENDING)])
         return first["due_at"].replace(tzinfo=UTC) if first else None
 
-    def collection_for_tests(self) -> AsyncCollection[Document]:
-        return self._timers
-
     async def count(self, **filter_: Any) -> int:
         """For operators and tests: timers matching `filter_` (e.g. fired=False)."""
         return await self._timers.count_documents(dict(filter_))
