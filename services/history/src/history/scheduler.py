@@ -74,36 +74,38 @@ class Scheduler:
         done: list[str] = []
         later: dict[str, datetime] = {}
         outcomes: list[tuple[ClaimedTimer, Outcome, Envelope | None]] = []
-        for timer in claimed:
-            outcome, event = self._decide(views.get(timer.ticket_id), timer, now)
-            outcomes.append((timer, outcome, event))
-            if outcome == "rescheduled" and event is not None:
-                later[timer.timer_id] = event.occurred_at
-                continue
-            done.append(timer.timer_id)
-            if event is not None:
+        for claim in claimed:
+            outcome, planned = self._decide(views.get(claim.ticket_id), claim, now)
+            event = None
+            if outcome == "rescheduled" and planned is not None:
+                later[claim.timer_id] = planned.due_at
+            else:
+                done.append(claim.timer_id)
+            if outcome == "fired" and planned is not None:
+                event = planned.event.model_copy(update={"occurred_at": now})
                 publish += [(topic, event) for topic in self._topics_of(event)]
+            outcomes.append((claim, outcome, event))
         await self.publisher.publish_many(publish)
         await self.timers.finish(done, owner, now)
         await self.timers.reschedule(later, owner)
-        for timer, outcome, event in outcomes:
-            self.observe(timer, outcome, event, now)
+        for claim, outcome, event in outcomes:
+            self.observe(claim, outcome, event, now)
         fired = sum(1 for _, outcome, _ in outcomes if outcome == "fired")
         return Round(fired=fired, dropped=len(done) - fired, rescheduled=len(later))
 
     def _decide(
-        self, view: RequestView | None, timer: ClaimedTimer, now: datetime
-    ) -> tuple[Outcome, Envelope | None]:
-        if view is None or timer.event_id in view.applied_event_ids:
+        self, view: RequestView | None, claim: ClaimedTimer, now: datetime
+    ) -> tuple[Outcome, Timer | None]:
+        """What to do with a claimed timer, by the request's plan now."""
+        if view is None or claim.event_id in view.applied_event_ids:
             return "dropped", None
         timers = plan(view, self.rules).timers
-        planned = next((t for t in timers if str(t.event_id) == timer.event_id), None)
+        planned = next((t for t in timers if str(t.event_id) == claim.event_id), None)
         if planned is None or _overtaken(planned, timers, now):
             return "dropped", None
-        if planned.due_at > now:
-            # The view knows of a later due time than the store did (a pause, a new target).
-            return "rescheduled", planned.event.model_copy(update={"occurred_at": planned.due_at})
-        return "fired", planned.event.model_copy(update={"occurred_at": now})
+        if planned.due_at > now:  # the view knows of a later due time (a pause, a new target)
+            return "rescheduled", planned
+        return "fired", planned
 
     def _topics_of(self, event: Envelope) -> list[str]:
         if isinstance(event, SlaAlert):
