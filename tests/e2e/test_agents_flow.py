@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from devstack.stack import EmbeddedStack
-from devstack.testing import bearer, read_topic
+from devstack.testing import accepted, bearer, read_topic
 from shared.contracts.identity import Role
 from shared.waiting import wait_until
 
@@ -28,19 +28,6 @@ ROOT = Path(__file__).resolve().parents[2]
 DEADLINE = 30.0
 CUSTOMER = "acc-1002"
 AGENT = bearer("agent-1", Role.AGENT)
-
-
-async def accepted(call: Callable[[], Awaitable[httpx.Response]]) -> httpx.Response:
-    """Post until accepted: a 409 with Retry-After (not placed yet) is worth waiting for."""
-
-    async def attempt() -> httpx.Response | None:
-        response = await call()
-        if response.status_code == 409 and "retry" in response.text:
-            return None
-        assert response.status_code == 202, response.text
-        return response
-
-    return await wait_until(attempt, timeout=DEADLINE, what="the action accepted", interval=0.3)
 
 
 @contextlib.asynccontextmanager

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from devstack.stack import EmbeddedStack
-from devstack.testing import bearer
+from devstack.testing import accepted, bearer
 from devstack.webdriver import CLOSED_NETWORK, Browser
 from shared.contracts.identity import Role
 from shared.waiting import wait_until
@@ -63,19 +63,6 @@ return {
   styled: document.querySelectorAll('[style]').length,
 };
 """
-
-
-async def accepted(call: Callable[[], Awaitable[httpx.Response]]) -> httpx.Response:
-    """Post until accepted: a 409 with Retry-After (not placed yet) is worth waiting for."""
-
-    async def attempt() -> httpx.Response | None:
-        response = await call()
-        if response.status_code == 409 and "retry" in response.text:
-            return None
-        assert response.status_code == 202, response.text
-        return response
-
-    return await wait_until(attempt, timeout=DEADLINE, what="the action accepted", interval=0.3)
 
 
 @asynccontextmanager

@@ -23,7 +23,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from pymongo import AsyncMongoClient
 
 from devstack.stack import SCHEDULER, SERVICES, EmbeddedStack, StackConfig, StackPorts, free_port
-from devstack.testing import bearer, read_topic, wait_for_mail
+from devstack.testing import accepted, bearer, read_topic, wait_for_mail
 from shared.contracts.identity import Role
 from shared.waiting import wait_until
 
@@ -183,14 +183,7 @@ class Desk:
         return routed
 
     async def act(self, path: str, body: dict[str, Any], headers: dict[str, str] = AGENT) -> None:
-        async def attempt() -> bool:
-            response = await self.intake.post(path, headers=headers, json=body)
-            if response.status_code == 409 and "retry" in response.text:
-                return False  # not placed with its team yet
-            assert response.status_code == 202, response.text
-            return True
-
-        await wait_until(attempt, timeout=DEADLINE, what=f"{path} accepted", interval=0.2)
+        await accepted(lambda: self.intake.post(path, headers=headers, json=body), timeout=DEADLINE)
 
     async def view(self, ticket_id: str, until: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
         async def probe() -> dict[str, Any] | None:

@@ -14,7 +14,7 @@ import mailbox
 import os
 import shutil
 import subprocess
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import ExitStack
 from email import message_from_bytes
 from email.message import EmailMessage
@@ -22,6 +22,7 @@ from email.policy import default
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -180,6 +181,22 @@ async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int] | None
     await consumer.topics()  # refresh metadata
     partitions: set[int] | None = consumer.partitions_for_topic(topic)
     return partitions
+
+
+async def accepted(
+    call: Callable[[], Awaitable[httpx.Response]], *, timeout: float = 30.0
+) -> httpx.Response:
+    """Post until accepted (202): a 409 that asks to retry (the request is not placed with its
+    team yet: the intake has not read the router's decision) is worth waiting for."""
+
+    async def attempt() -> httpx.Response | None:
+        response = await call()
+        if response.status_code == 409 and "retry" in response.text:
+            return None
+        assert response.status_code == 202, response.text
+        return response
+
+    return await wait_until(attempt, timeout=timeout, what="the action accepted", interval=0.2)
 
 
 def read_maildir(maildir: Path) -> list[EmailMessage]:
