@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,6 +14,7 @@ from intake.domain.idempotency import IdempotencyRecord, RecordState
 from intake.domain.outbox import OutboxEntry, RecordChange, RecordedEvent
 from intake.domain.ratelimit import RateDecision, Slot, take_slot
 from intake.domain.recovery import RecoveryGrant
+from intake.domain.submission_gate import GateRequest, GateState, abandoned, admit, without
 from intake.ports import StoredAttachment, TicketRecord
 from shared.contracts.directory import DEMO_ACCOUNTS, AccountRecord
 from shared.contracts.events import (
@@ -127,12 +128,14 @@ class FakeTicketStore:
                 routed_at=current.routed_at or routed.occurred_at,
             )
 
-    async def delivered(self, ticket_id: str, event_ids: Sequence[str]) -> None:
-        current = self.tickets[ticket_id]
-        outbox = tuple(e for e in current.outbox if e.event_id not in event_ids)
-        self.tickets[ticket_id] = replace(current, outbox=outbox)
-        if not outbox:
-            self.due.pop(ticket_id, None)
+    async def delivered(self, deliveries: Mapping[str, Sequence[str]]) -> None:
+        await asyncio.sleep(0)
+        for ticket_id, event_ids in deliveries.items():
+            current = self.tickets[ticket_id]
+            outbox = tuple(e for e in current.outbox if e.event_id not in event_ids)
+            self.tickets[ticket_id] = replace(current, outbox=outbox)
+            if not outbox:
+                self.due.pop(ticket_id, None)
 
     async def lease_due(self, now: datetime, until: datetime, limit: int) -> list[TicketRecord]:
         leased = [t for t, at in self.due.items() if at <= now][:limit]
@@ -242,6 +245,28 @@ class FakeRateLimiter:
 
     async def release(self, account_id: str, slot_id: str) -> None:
         self.slots[account_id] = [s for s in self.slots.get(account_id, []) if s.slot_id != slot_id]
+
+
+@dataclass
+class FakeSubmissionGate:
+    """The pure `admit` over an in-memory state: what the MongoDB pipeline does in one write."""
+
+    states: dict[str, GateState] = field(default_factory=dict)
+
+    async def admit(self, request: GateRequest) -> GateState:
+        await asyncio.sleep(0)
+        state = admit(self.states.get(request.account_id, GateState()), request)
+        self.states[request.account_id] = state
+        return state
+
+    async def release(self, account_id: str, token: str) -> None:
+        self.states[account_id] = without(self.states.get(account_id, GateState()), token)
+
+    async def abandon(self, account_id: str, token: str) -> None:
+        self.states[account_id] = abandoned(self.states.get(account_id, GateState()), token)
+
+    def slots(self, account_id: str) -> int:
+        return len(self.states.get(account_id, GateState()).slots)
 
 
 @dataclass

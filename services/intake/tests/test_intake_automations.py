@@ -54,6 +54,7 @@ from .intake_fakes import (
     FakeIdempotencyStore,
     FakePublisher,
     FakeRateLimiter,
+    FakeSubmissionGate,
     FakeTicketStore,
 )
 
@@ -112,8 +113,7 @@ def world() -> World:
         store=tickets,
         delivery=delivery,
         attachments=files,
-        idempotency=gate,
-        rate_limiter=FakeRateLimiter(),
+        gate=FakeSubmissionGate(),
         rate_limit=20,
     )
     outcomes: list[tuple[str, str]] = []

@@ -135,21 +135,22 @@ async def test_a_keyed_submission_also_counts_for_keyless_duplicates(
 async def test_keys_and_duplicates_expire_through_a_ttl_index(
     client: httpx.AsyncClient, mongo: AsyncMongoClient[Document]
 ) -> None:
-    owner = account()
-    await client.post("/v1/tickets", headers=keyed(owner, str(uuid4())), json=GOOD)
-    records = mongo["intake"]["idempotency"]
-    indexes = await records.index_information()
+    owner, key = account(), str(uuid4())
+    await client.post("/v1/tickets", headers=keyed(owner, key), json=GOOD)
+    gates = mongo["intake"]["submission_gates"]
+    indexes = await gates.index_information()
     assert any(
         index["key"] == [("expires_at", 1)] and index.get("expireAfterSeconds") == 0
         for index in indexes.values()
     )
     now = datetime.now(UTC)
-    key_record = await records.find_one({"_id": {"$regex": f"^key:{owner}:"}})
-    content_record = await records.find_one({"_id": {"$regex": f"^content:{owner}:"}})
-    assert key_record is not None
-    assert content_record is not None
-    assert key_record["expires_at"] - now > timedelta(hours=23)
-    assert timedelta(minutes=9) < content_record["expires_at"] - now <= timedelta(minutes=10)
+    gate = await gates.find_one({"_id": owner})
+    assert gate is not None
+    (claim,) = gate["claims"]
+    assert key not in str(gate)  # only its digest is kept
+    assert claim["key_until"] - now > timedelta(hours=23)
+    assert timedelta(minutes=9) < claim["fp_until"] - now <= timedelta(minutes=10)
+    assert gate["expires_at"] - now > timedelta(hours=23)
 
 
 async def test_the_rate_limit_holds_under_concurrency(client: httpx.AsyncClient) -> None:

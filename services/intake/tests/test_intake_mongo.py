@@ -7,7 +7,7 @@ import asyncio
 import hashlib
 import io
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from uuid import uuid4
 
 import pytest
@@ -17,9 +17,19 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from intake.adapters.gridfs import GridFSAttachmentStore
 from intake.adapters.mongo import MongoIdempotencyStore, MongoRateLimiter, MongoTicketStore
+from intake.adapters.submission_gate import MongoSubmissionGate
 from intake.domain.attachments import CheckedFile
 from intake.domain.idempotency import IdempotencyRecord, RecordState
 from intake.domain.outbox import OutboxEntry, RecordChange, RecordedEvent
+from intake.domain.submission_gate import (
+    Admitted,
+    GateRequest,
+    GateState,
+    Limited,
+    Unsettled,
+    admit,
+    judge,
+)
 from shared.contracts.events import StatusChanged, StatusTransition, TicketSubmitted, utcnow
 from shared.contracts.statuses import Status
 from shared.mongo import Document
@@ -107,7 +117,7 @@ async def test_the_outbox_empties_as_events_are_delivered_and_the_relay_leases_w
     leased = await store.lease_due(later, later + timedelta(minutes=1), 10)
     assert [t.ticket_id for t in leased] == ["AAAA-BBBB-CCCC"]
     assert await store.lease_due(later, later + timedelta(minutes=1), 10) == []  # held
-    await store.delivered("AAAA-BBBB-CCCC", [str(submitted.event_id)])
+    await store.delivered({"AAAA-BBBB-CCCC": [str(submitted.event_id)]})
     ticket = await store.get("AAAA-BBBB-CCCC")
     assert ticket is not None
     assert ticket.outbox == ()
@@ -182,3 +192,86 @@ async def test_gridfs_keeps_the_bytes_and_the_sniffed_type(db: AsyncDatabase[Doc
     await store.delete([ref.attachment_id, "att-unknown"])
     assert await store.open("AAAA-BBBB-CCCC", ref.attachment_id) is None
     assert await db["attachments.chunks"].count_documents({}) == 0
+
+
+def _gate_request(
+    now: datetime, fingerprint: str, key: str | None = None, limit: int = 3
+) -> GateRequest:
+    token = uuid4().hex
+    return GateRequest(
+        account_id="acc-1",
+        token=token,
+        key=key,
+        fingerprint=fingerprint,
+        plan={"ticket_id": f"T-{token[:6]}", "event_id": token},
+        now=now,
+        key_ttl=timedelta(days=1),
+        duplicate_window=timedelta(minutes=10),
+        limit=limit,
+        window=timedelta(hours=1),
+    )
+
+
+async def test_the_gate_pipeline_does_what_the_pure_admit_does(
+    db: AsyncDatabase[Document],
+) -> None:
+    """The one-write MongoDB form of `admit` against the pure one, over a day of requests:
+    keys, keyless duplicates, the limit, slots and claims expiring."""
+    gate = MongoSubmissionGate(db["submission_gates"])
+    start = utcnow().replace(microsecond=0)  # BSON dates keep milliseconds
+    steps = [
+        (timedelta(0), "a", "k1"),
+        (timedelta(seconds=1), "a", "k1"),  # the same key: recognised
+        (timedelta(seconds=2), "a", None),  # keyless, same content: the keyed one's
+        (timedelta(seconds=3), "b", "k1"),  # the key for other content
+        (timedelta(seconds=4), "c", None),
+        (timedelta(seconds=5), "d", None),
+        (timedelta(seconds=6), "e", None),  # the fourth new one: limited
+        (timedelta(minutes=11), "c", None),  # past the duplicate window, no slot free
+        (timedelta(minutes=61), "c", None),  # an hour on: slots free, content new again
+        (timedelta(days=1, minutes=1), "a", "k1"),  # the key expired: a new request
+    ]
+    expected, verdicts = GateState(), []
+    for offset, fingerprint, key in steps:
+        request = _gate_request(start + offset, fingerprint, key)
+        expected = admit(expected, request)
+        stored = await gate.admit(request)
+        assert stored == expected
+        verdicts.append(type(judge(stored, request)).__name__)
+    assert verdicts == [
+        "Admitted",
+        "Existing",
+        "Existing",
+        "KeyReused",
+        "Admitted",
+        "Admitted",
+        "Limited",
+        "Limited",
+        "Admitted",
+        "Admitted",
+    ]
+
+
+async def test_the_gate_admits_no_more_than_the_limit_at_once(db: AsyncDatabase[Document]) -> None:
+    gate = MongoSubmissionGate(db["submission_gates"])
+    now = utcnow()
+    requests = [_gate_request(now, f"f{n}", limit=5) for n in range(15)]
+
+    async def settled(request: GateRequest) -> object:
+        verdict = judge(await gate.admit(request), request)
+        while isinstance(verdict, Unsettled):  # a lost upsert race: asked again
+            verdict = judge(await gate.admit(request), request)
+        return verdict
+
+    verdicts = await asyncio.gather(*(settled(r) for r in requests))
+    assert sum(isinstance(v, Admitted) for v in verdicts) == 5
+    assert sum(isinstance(v, Limited) for v in verdicts) == 10
+    admitted = next(r for r, v in zip(requests, verdicts, strict=True) if isinstance(v, Admitted))
+    await gate.release("acc-1", admitted.token)
+    again = _gate_request(now, "g", limit=5)
+    assert isinstance(judge(await gate.admit(again), again), Admitted)
+    await gate.abandon("acc-1", again.token)
+    doc = await db["submission_gates"].find_one({"_id": "acc-1"})
+    assert doc is not None
+    assert [c["abandoned"] for c in doc["claims"] if c["token"] == again.token] == [True]
+    assert admitted.token not in {s["id"] for s in doc["slots"]}

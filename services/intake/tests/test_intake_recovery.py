@@ -16,7 +16,6 @@ from intake.domain.recovery import LinkState, RecoveryGrant, address_key
 from intake.domain.submission import SubmissionForm, SubmissionLimits
 from intake.service.delivery import EventDelivery
 from intake.service.errors import InvalidSubmissionError, RateLimitedError
-from intake.service.idempotency import IdempotencyGate
 from intake.service.recovery import RECOVERY_CATEGORY, AccountRecovery, RecoveryLinkError
 from intake.service.submission import Submissions
 from shared.contracts.catalog import load_catalog
@@ -27,10 +26,10 @@ from shared.contracts.topics import Topics
 from .intake_fakes import (
     FakeAttachmentStore,
     FakeDirectory,
-    FakeIdempotencyStore,
     FakePublisher,
     FakeRateLimiter,
     FakeRecoveryStore,
+    FakeSubmissionGate,
     FakeTicketStore,
 )
 from .intake_samples import jpeg
@@ -73,8 +72,7 @@ def recovery(clock: Clock, publisher: FakePublisher | None = None) -> AccountRec
         store=tickets,
         delivery=delivery,
         attachments=FakeAttachmentStore(),
-        idempotency=IdempotencyGate(FakeIdempotencyStore(), wait_seconds=1, poll_seconds=0.005),
-        rate_limiter=FakeRateLimiter(),
+        gate=FakeSubmissionGate(),
     )
     return AccountRecovery(
         topics=Topics(),

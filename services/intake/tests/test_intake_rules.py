@@ -22,7 +22,6 @@ from intake.domain.idempotency import (
     IdempotencyRecord,
     RecordState,
     Verdict,
-    content_record_id,
     judge,
     key_record_id,
     submission_fingerprint,
@@ -82,8 +81,6 @@ def test_field_boundaries_cannot_be_shifted() -> None:
 
 def test_records_are_per_account() -> None:
     assert key_record_id("acc-1", "k") != key_record_id("acc-2", "k")
-    assert content_record_id("acc-1", "f") != content_record_id("acc-2", "f")
-    assert key_record_id("acc-1", "k") != content_record_id("acc-1", "k")
 
 
 @pytest.mark.parametrize(

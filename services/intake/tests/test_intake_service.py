@@ -9,10 +9,10 @@ import hashlib
 import io
 import itertools
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from email.message import EmailMessage
-from typing import Any
 
 import pytest
 
@@ -36,12 +36,13 @@ from intake.service.errors import (
     TicketNotFoundError,
 )
 from intake.service.files import Attachments
-from intake.service.idempotency import Claimed, IdempotencyGate
+from intake.service.idempotency import IdempotencyGate
 from intake.service.inbound import InboundMail, Verdict
 from intake.service.submission import Submissions
 from shared.contracts.catalog import load_catalog
 from shared.contracts.events import (
     AssigneeChanged,
+    AttachmentRef,
     CommentAdded,
     Envelope,
     NoteAdded,
@@ -59,6 +60,7 @@ from .intake_fakes import (
     FakeIdempotencyStore,
     FakePublisher,
     FakeRateLimiter,
+    FakeSubmissionGate,
     FakeTicketStore,
 )
 from .intake_samples import jpeg
@@ -81,7 +83,7 @@ class World:
     tickets: FakeTicketStore
     files: FakeAttachmentStore
     claims: FakeIdempotencyStore
-    limiter: FakeRateLimiter
+    gate: FakeSubmissionGate
 
     def published(self, kind: type[Envelope]) -> list[Envelope]:
         return [e for _, e in self.publisher.events if isinstance(e, kind)]
@@ -90,7 +92,7 @@ class World:
 @pytest.fixture
 def world() -> World:
     publisher, tickets, files = FakePublisher(), FakeTicketStore(), FakeAttachmentStore()
-    claims, limiter = FakeIdempotencyStore(), FakeRateLimiter(limit=3)
+    claims, gate_state = FakeIdempotencyStore(), FakeSubmissionGate()
     delivery = EventDelivery(
         store=tickets, publisher=publisher, timeout_seconds=0.2, grace=timedelta(0)
     )
@@ -109,8 +111,7 @@ def world() -> World:
         store=tickets,
         delivery=delivery,
         attachments=files,
-        idempotency=gate,
-        rate_limiter=limiter,
+        gate=gate_state,
         rate_limit=3,
     )
     return World(
@@ -128,7 +129,7 @@ def world() -> World:
         tickets=tickets,
         files=files,
         claims=claims,
-        limiter=limiter,
+        gate=gate_state,
     )
 
 
@@ -163,7 +164,7 @@ async def test_an_unconfirmed_submission_is_kept_and_its_retry_publishes_it_once
     (kept,) = world.tickets.tickets.values()
     assert [e.event_id for e in kept.outbox] == [kept.events[0].event_id]
     assert len(world.files.files) == 1  # the recorded event names it: it stays
-    assert len(world.limiter.slots["acc-1"]) == 1  # the request exists: its slot is used
+    assert world.gate.slots("acc-1") == 1  # the request exists: its slot is used
 
     # Kafka back: the retry with the same key carries out the same plan, once.
     world.publisher.fail = False
@@ -201,29 +202,54 @@ async def test_a_hung_publish_times_out_promptly(world: World) -> None:
     assert time.monotonic() - started < 1
 
 
-async def test_a_crash_after_publishing_is_finished_by_the_retry_not_repeated(
+async def test_a_crash_after_recording_is_answered_by_the_retry_not_repeated(
     world: World,
 ) -> None:
-    """The first attempt published, then died before storing its answer: its claim's lease
-    runs out, and the retry takes it over with the same plan."""
+    """The first attempt recorded the request, then died before publishing it: the retry
+    answers with the same request, and the relay publishes it once."""
 
-    class DiesBeforeAnswering(IdempotencyGate):
-        async def complete(self, claim: Claimed, response: dict[str, Any], ttl: timedelta) -> None:
-            raise RuntimeError("killed before the answer was stored")
+    class Killed(BaseException):
+        pass
 
-    store = world.submissions.idempotency.store
-    world.submissions.idempotency = DiesBeforeAnswering(
-        store, lease=timedelta(0), wait_seconds=0, poll_seconds=0.005
-    )
-    first = await world.submissions.submit(
-        FORM, account_id="acc-1", correlation_id="c", idempotency_key="k2"
-    )
+    class DiesWhilePublishing:
+        async def publish(self, topic: str, event: Envelope) -> None:
+            raise Killed
+
+    world.delivery.publisher = DiesWhilePublishing()
+    with pytest.raises(Killed):
+        await submit(world, idempotency_key="k2")
+    world.delivery.publisher = world.publisher
     second = await world.submissions.submit(
         FORM, account_id="acc-1", correlation_id="c", idempotency_key="k2"
     )
-    assert second.receipt.ticket_id == first.receipt.ticket_id
-    assert len(world.tickets.tickets) == 1
-    assert len({e.event_id for e in world.published(TicketSubmitted)}) == 1
+    assert second.replayed
+    assert list(world.tickets.tickets) == [second.receipt.ticket_id]
+    assert world.gate.slots("acc-1") == 1  # the retry took no second slot
+    assert await world.delivery.relay_once() == 1
+    (event,) = world.published(TicketSubmitted)
+    assert event.ticket_id == second.receipt.ticket_id
+
+
+async def test_an_attempt_that_failed_before_recording_leaves_its_plan_to_the_retry(
+    world: World,
+) -> None:
+    class FailingFiles(FakeAttachmentStore):
+        async def save(self, ticket_id: str, account_id: str, file: CheckedFile) -> AttachmentRef:
+            raise ConnectionError("GridFS away")
+
+    files = world.submissions.attachments
+    world.submissions.attachments = FailingFiles()
+    with pytest.raises(ConnectionError):
+        await submit(world, files=[photo()])  # no key: the content names the request
+    assert world.tickets.tickets == {}
+    world.submissions.attachments = files
+    retry = await world.submissions.submit(
+        FORM, account_id="acc-1", correlation_id="c", files=[photo()]
+    )
+    (state,) = world.gate.states.values()
+    assert [c.plan["ticket_id"] for c in state.claims] == [retry.receipt.ticket_id]
+    assert world.gate.slots("acc-1") == 1
+    assert len(world.published(TicketSubmitted)) == 1
 
 
 async def test_concurrent_retries_with_one_key_make_one_ticket(world: World) -> None:
@@ -542,3 +568,40 @@ async def test_mail_from_anyone_else_or_too_often_is_not_added(world: World) -> 
     limited = await receiver.receive(ticket_id, "alice@example.com", flood)
     assert (limited.verdict, limited.reason) == (Verdict.DEFERRED, "rate_limited")
     assert not any("Let me in" in str(e) for _, e in world.publisher.events)
+
+
+async def test_deferred_clears_share_one_write_and_publish_nothing_twice(world: World) -> None:
+    class CountingStore(FakeTicketStore):
+        writes: int = 0
+
+        async def delivered(self, deliveries: Mapping[str, Sequence[str]]) -> None:
+            self.writes += 1
+            await super().delivered(deliveries)
+
+    store = CountingStore()
+    world.delivery.store = world.submissions.store = world.tickets = store
+    world.delivery.defer_clears = True
+    ids = await asyncio.gather(
+        *(
+            world.submissions.submit(
+                SubmissionForm("cards", f"Card {n}", "My card has not arrived."),
+                account_id=f"acc-{n}",
+                correlation_id="c",
+            )
+            for n in range(5)
+        )
+    )
+    # Acknowledged but not yet cleared: a retry answers without publishing again.
+    again = await world.submissions.submit(
+        SubmissionForm("cards", "Card 0", "My card has not arrived."),
+        account_id="acc-0",
+        correlation_id="c",
+    )
+    assert again.replayed
+    assert any(record.outbox for record in store.tickets.values())
+    await world.delivery.flush()
+    assert store.writes == 1  # the five clears in one write
+    assert all(record.outbox == () for record in store.tickets.values())
+    assert sorted(e.ticket_id for e in world.published(TicketSubmitted)) == sorted(
+        i.receipt.ticket_id for i in ids
+    )

@@ -151,7 +151,7 @@ def build(settings: IntakeSettings) -> ServiceApp:
         lifespan=service_lifespan(
             setup=[wired.ensure_indexes],
             background=[lambda: relay(settings.outbox_relay_interval_seconds)],
-            close=[mongo.close, classifier.close],
+            close=[wired.delivery.flush, mongo.close, classifier.close],
         ),
         readiness={"kafka": kafka_is_ready(broker), "mongo": lambda: mongo_is_ready(mongo)},
         routers=ROUTERS,

@@ -74,6 +74,7 @@ def build(settings: IntakeSettings) -> ServiceApp:
         finally:
             server.close()
             await asyncio.wait_for(server.wait_closed(), 10)
+            await wired.delivery.flush()
             await mongo.close()
 
     built = build_app(

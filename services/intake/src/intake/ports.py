@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -12,6 +12,7 @@ from intake.domain.idempotency import IdempotencyRecord
 from intake.domain.outbox import OutboxEntry, RecordChange, RecordedEvent
 from intake.domain.ratelimit import RateDecision
 from intake.domain.recovery import RecoveryGrant
+from intake.domain.submission_gate import GateRequest, GateState
 from shared.contracts.classification import Classification, ClassifyRequest
 from shared.contracts.directory import AccountRecord
 from shared.contracts.events import (
@@ -110,8 +111,9 @@ class TicketStore(Protocol):
         """The router's decisions, as tickets.routed announces them, in one round trip: the
         team of a request no agent has moved yet, and the decision a transfer carries on."""
 
-    async def delivered(self, ticket_id: str, event_ids: Sequence[str]) -> None:
-        """The broker acknowledged these: out of the outbox."""
+    async def delivered(self, deliveries: Mapping[str, Sequence[str]]) -> None:
+        """The broker acknowledged these events (by request): out of their outboxes, in one
+        round trip."""
 
     async def lease_due(self, now: datetime, until: datetime, limit: int) -> list[TicketRecord]:
         """Records whose outbox is due, each leased to this caller until `until` (so relays
@@ -152,6 +154,17 @@ class IdempotencyStore(Protocol):
     async def abandon(self, record_id: str, token: str, lease_until: datetime) -> None:
         """End the claim's lease now but keep its plan, so the next attempt takes it over and
         carries the same plan out."""
+
+
+class SubmissionGate(Protocol):
+    async def admit(self, request: GateRequest) -> GateState:
+        """`intake.domain.submission_gate.admit` in one atomic write; the state after it."""
+
+    async def release(self, account_id: str, token: str) -> None:
+        """Give back an attempt's claim and slot: it created nothing."""
+
+    async def abandon(self, account_id: str, token: str) -> None:
+        """The attempt recorded its request but could not publish it: its retry will."""
 
 
 class RateLimiter(Protocol):

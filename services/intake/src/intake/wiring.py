@@ -15,6 +15,7 @@ from pymongo import AsyncMongoClient
 from intake.adapters.gridfs import GridFSAttachmentStore
 from intake.adapters.mongo import MongoIdempotencyStore, MongoRateLimiter, MongoTicketStore
 from intake.adapters.recovery_store import MongoRecoveryStore
+from intake.adapters.submission_gate import MongoSubmissionGate
 from intake.domain.activity import MessageLimits
 from intake.domain.attachments import AttachmentLimits
 from intake.domain.submission import SubmissionLimits
@@ -79,9 +80,7 @@ def wire(
     tickets = MongoTicketStore(database["tickets"])
     claims = MongoIdempotencyStore(database["idempotency"])
     window = timedelta(seconds=settings.rate_limit_window_seconds)
-    rate_limiter = MongoRateLimiter(
-        database["rate_limits"], limit=settings.rate_limit_tickets, window=window
-    )
+    gate = MongoSubmissionGate(database["submission_gates"])
     activity_window = timedelta(seconds=settings.activity_rate_window_seconds)
     activity_limiter = MongoRateLimiter(
         database["activity_limits"], limit=settings.activity_rate_limit, window=activity_window
@@ -92,6 +91,7 @@ def wire(
         publisher=KafkaEventPublisher(broker),
         timeout_seconds=settings.publish_timeout_seconds,
         grace=timedelta(seconds=settings.outbox_grace_seconds),
+        defer_clears=True,
     )
     idempotency = IdempotencyGate(
         claims,
@@ -121,8 +121,7 @@ def wire(
         store=tickets,
         delivery=delivery,
         attachments=files,
-        idempotency=idempotency,
-        rate_limiter=rate_limiter,
+        gate=gate,
         rate_limit=settings.rate_limit_tickets,
         rate_window=window,
         duplicate_window=timedelta(seconds=settings.duplicate_window_seconds),
@@ -199,7 +198,7 @@ def wire(
         stores=(
             tickets,
             claims,
-            rate_limiter,
+            gate,
             activity_limiter,
             suggestion_limiter,
             per_address,

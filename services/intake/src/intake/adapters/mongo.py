@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -144,27 +144,41 @@ class MongoTicketStore:
         ]
         await self._tickets.bulk_write(operations, ordered=False)
 
-    async def delivered(self, ticket_id: str, event_ids: Sequence[str]) -> None:
-        # One pipeline update: drop the entries, and the due time with the last of them.
-        remaining = {
-            "$filter": {
-                "input": "$outbox",
-                "cond": {"$not": [{"$in": ["$$this.event_id", list(event_ids)]}]},
-            }
-        }
-        await self._tickets.update_one(
-            {"_id": ticket_id},
-            [
-                {"$set": {"outbox": remaining}},
-                {
-                    "$set": {
-                        "outbox_due": {
-                            "$cond": [{"$eq": [{"$size": "$outbox"}, 0]}, "$$REMOVE", "$outbox_due"]
+    async def delivered(self, deliveries: Mapping[str, Sequence[str]]) -> None:
+        # One pipeline update per request, all in one bulk write: drop the entries, and the
+        # due time with the last of them.
+        if not deliveries:
+            return
+        operations = [
+            UpdateOne(
+                {"_id": ticket_id},
+                [
+                    {
+                        "$set": {
+                            "outbox": {
+                                "$filter": {
+                                    "input": "$outbox",
+                                    "cond": {"$not": [{"$in": ["$$this.event_id", list(ids)]}]},
+                                }
+                            }
                         }
-                    }
-                },
-            ],
-        )
+                    },
+                    {
+                        "$set": {
+                            "outbox_due": {
+                                "$cond": [
+                                    {"$eq": [{"$size": "$outbox"}, 0]},
+                                    "$$REMOVE",
+                                    "$outbox_due",
+                                ]
+                            }
+                        }
+                    },
+                ],
+            )
+            for ticket_id, ids in deliveries.items()
+        ]
+        await self._tickets.bulk_write(operations, ordered=False)
 
     async def lease_due(self, now: datetime, until: datetime, limit: int) -> list[TicketRecord]:
         leased: list[TicketRecord] = []

@@ -52,17 +52,14 @@ def action_fingerprint(action: str, ticket_id: str, *parts: str) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _digest(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()
+def key_digest(key: str) -> str:
+    """Keys are stored as digests: what a client sends is not kept."""
+    return hashlib.sha256(key.encode()).hexdigest()
 
 
 def key_record_id(account_id: str, key: str) -> str:
     """Keys are per account: two customers who pick the same key never collide."""
-    return f"key:{account_id}:{_digest(key)}"
-
-
-def content_record_id(account_id: str, fingerprint: str) -> str:
-    return f"content:{account_id}:{fingerprint}"
+    return f"key:{account_id}:{key_digest(key)}"
 
 
 class RecordState(StrEnum):

@@ -119,20 +119,3 @@ class IdempotencyGate:
         """Something may have been done: end the lease now, keep the plan, so a retry takes
         the claim over at once and finishes the same work."""
         await self.store.abandon(claim.record_id, claim.token, self.now())
-
-    async def remember(
-        self, record_id: str, fingerprint: str, response: dict[str, Any], ttl: timedelta
-    ) -> None:
-        """Record an answer under another id too (an insert; an existing record wins)."""
-        now = self.now()
-        await self.store.insert(
-            IdempotencyRecord(
-                record_id=record_id,
-                fingerprint=fingerprint,
-                token=uuid4().hex,
-                state=RecordState.DONE,
-                lease_until=now,
-                expires_at=now + ttl,
-                response=response,
-            )
-        )

@@ -6,36 +6,63 @@ fixed when the submission is first claimed (by its Idempotency-Key, or by its co
 the duplicate window), so every retry carries out the same plan. A retry after a crash, or
 after a publish that was not confirmed in time, finds the request recorded and publishes the
 same event again (consumers recognise its id); what no client retries, the relay publishes.
+
+Two store round trips for a new request: the gate (claim and rate-limit slot in one atomic
+write, `intake.domain.submission_gate`) and the record with its outbox; taking the published
+event out of the outbox is deferred and shared with other requests' (EventDelivery).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from uuid import UUID, uuid4
 
 from intake.domain.attachments import CheckedFile
-from intake.domain.idempotency import content_record_id, key_record_id, submission_fingerprint
+from intake.domain.idempotency import key_digest, submission_fingerprint
 from intake.domain.outbox import OutboxEntry
 from intake.domain.submission import SubmissionForm, SubmissionLimits, build_submission, check_form
-from intake.ports import AttachmentStore, RateLimiter, TicketRecord, TicketStore
+from intake.domain.submission_gate import (
+    Admitted,
+    Existing,
+    GateClaim,
+    GateRequest,
+    KeyReused,
+    Limited,
+    Unsettled,
+    judge,
+)
+from intake.ports import AttachmentStore, SubmissionGate, TicketRecord, TicketStore
 from intake.service.common import best_effort
 from intake.service.delivery import EventDelivery
 from intake.service.errors import InvalidSubmissionError, PublishFailedError, RateLimitedError
-from intake.service.idempotency import Claimed, IdempotencyGate, Replayed
+from intake.service.idempotency import IdempotencyKeyReusedError
 from intake.service.receipts import SubmissionReceipt, Submitted
 from shared.contracts.catalog import Catalog
-from shared.contracts.events import AttachmentRef, new_ticket_id
+from shared.contracts.events import AttachmentRef, new_ticket_id, utcnow
 from shared.contracts.topics import Topics
+from shared.kafka.records import TransientError
 from shared.logging import get_logger
 
 log = get_logger(__name__)
+GATE_ATTEMPTS = 3
 
 
 def new_plan() -> dict[str, str]:
     return {"ticket_id": new_ticket_id(), "event_id": str(uuid4())}
+
+
+@dataclass(frozen=True, slots=True)
+class Asked:
+    """What one submission asks for, whichever claim's ids it is carried out under."""
+
+    files: Sequence[CheckedFile]
+    form: SubmissionForm
+    account_id: str
+    correlation_id: str
+    follow_up_of: str | None
 
 
 @dataclass
@@ -46,12 +73,12 @@ class Submissions:
     store: TicketStore
     delivery: EventDelivery
     attachments: AttachmentStore
-    idempotency: IdempotencyGate
-    rate_limiter: RateLimiter
+    gate: SubmissionGate
     rate_limit: int = 20
     rate_window: timedelta = timedelta(hours=1)
     duplicate_window: timedelta = timedelta(minutes=10)
     key_ttl: timedelta = timedelta(days=1)
+    now: Callable[[], datetime] = utcnow
 
     async def submit(
         self,
@@ -66,40 +93,66 @@ class Submissions:
         errors = check_form(form, self.limits, self.catalog)
         if errors:
             raise InvalidSubmissionError(errors)
-        fingerprint = submission_fingerprint(
+        request = GateRequest(
             account_id=account_id,
-            category=form.category,
-            subject=form.subject,
-            description=form.description,
-            attachment_hashes=[f.sha256 for f in files],
+            token=uuid4().hex,
+            key=key_digest(idempotency_key) if idempotency_key is not None else None,
+            fingerprint=submission_fingerprint(
+                account_id=account_id,
+                category=form.category,
+                subject=form.subject,
+                description=form.description,
+                attachment_hashes=[f.sha256 for f in files],
+            ),
+            plan=new_plan(),
+            now=self.now(),
+            key_ttl=self.key_ttl,
+            duplicate_window=self.duplicate_window,
+            limit=self.rate_limit,
+            window=self.rate_window,
         )
-        content_id = content_record_id(account_id, fingerprint)
-        if idempotency_key is None and not self.duplicate_window:
-            receipt = await self._create(
-                new_plan(), form, files, account_id, correlation_id, follow_up_of
-            )
-            return Submitted(receipt)
-        if idempotency_key is None:
-            record_id, ttl = content_id, self.duplicate_window
-        else:
-            record_id, ttl = key_record_id(account_id, idempotency_key), self.key_ttl
-        claim = await self.idempotency.claim(record_id, fingerprint, ttl, new_plan())
-        if isinstance(claim, Replayed):
-            log.info("submission answered from an earlier identical one")
-            return Submitted(SubmissionReceipt.from_document(claim.response), replayed=True)
-        try:
-            receipt = await self._create(
-                claim.plan, form, files, account_id, correlation_id, follow_up_of
-            )
-        except PublishFailedError:
-            # Recorded, maybe published: the retry must carry out this same plan.
-            await best_effort(self.idempotency.abandon(claim), "abandon idempotency claim")
-            raise
-        except BaseException:
-            await best_effort(self.idempotency.release(claim), "release idempotency claim")
-            raise
-        await self._remember(claim, receipt, ttl, content_id, fingerprint)
-        return Submitted(receipt)
+        # One round trip: the key or the content recognised, or a claim and a slot taken.
+        verdict = judge(await self.gate.admit(request), request)
+        for _ in range(GATE_ATTEMPTS):
+            if not isinstance(verdict, Unsettled):
+                break
+            verdict = judge(await self.gate.admit(request), request)
+        asked = Asked(files, form, account_id, correlation_id, follow_up_of)
+        match verdict:
+            case KeyReused():
+                raise IdempotencyKeyReusedError(
+                    "this Idempotency-Key was already used for a different request; use a new"
+                    " key for a new request"
+                )
+            case Limited(retry_after):
+                raise RateLimitedError(
+                    "new requests", self.rate_limit, self.rate_window, retry_after
+                )
+            case Existing(claim):
+                return await self._carry_out(claim, asked)
+            case Unsettled():
+                raise TransientError("the submission gate did not settle; retry")
+            case Admitted(claim):
+                try:
+                    receipt, _ = await self._create(claim, asked)
+                except PublishFailedError:
+                    # Recorded, maybe published: the retry publishes it (same plan, same ids).
+                    await best_effort(self.gate.abandon(account_id, claim.token), "abandon claim")
+                    raise
+                # Any other failure keeps the claim and its slot: the retry carries out the
+                # same plan, so nothing a crashed attempt left half done becomes a second one.
+                return Submitted(receipt)
+
+    async def _carry_out(self, claim: GateClaim, asked: Asked) -> Submitted:
+        """An earlier attempt claimed this submission: answer as it did, publishing what it
+        may not have; if it has not recorded the request (still at work, or it died before),
+        record it under the same plan — the ticket's unique id decides between the twins."""
+        record = await self.store.get(claim.plan["ticket_id"])
+        if record is None:
+            receipt, created = await self._create(claim, asked)
+            return Submitted(receipt, replayed=not created)
+        log.info("submission answered from an earlier identical one")
+        return Submitted(await self._finish_earlier(record, claim.abandoned), replayed=True)
 
     async def follow_up(
         self,
@@ -128,56 +181,22 @@ class Submissions:
             follow_up_of=closed.ticket_id,
         )
 
-    async def _remember(
-        self,
-        claim: Claimed,
-        receipt: SubmissionReceipt,
-        ttl: timedelta,
-        content_id: str,
-        fingerprint: str,
-    ) -> None:
-        # The ticket exists and Kafka has it: failing to store the answer is logged, not
-        # reported (a retry then takes the claim over and finds the request recorded).
-        response = receipt.to_document()
-        await best_effort(self.idempotency.complete(claim, response, ttl), "store answer")
-        if claim.record_id != content_id and self.duplicate_window:
-            # A keyed request also counts for the duplicate check of keyless ones.
-            await best_effort(
-                self.idempotency.remember(content_id, fingerprint, response, self.duplicate_window),
-                "remember content",
-            )
-
-    async def _create(
-        self,
-        plan: dict[str, str],
-        form: SubmissionForm,
-        files: Sequence[CheckedFile],
-        account_id: str,
-        correlation_id: str,
-        follow_up_of: str | None,
-    ) -> SubmissionReceipt:
-        ticket_id = plan["ticket_id"]
-        earlier = await self.store.get(ticket_id)
-        if earlier is not None:
-            return await self._finish_earlier(earlier)
-        slot_id = uuid4().hex
-        decision = await self.rate_limiter.acquire(account_id, slot_id)
-        if not decision.allowed:
-            raise RateLimitedError(
-                "new requests", self.rate_limit, self.rate_window, decision.retry_after_seconds
-            )
+    async def _create(self, claim: GateClaim, asked: Asked) -> tuple[SubmissionReceipt, bool]:
+        """Record the request under the claim's plan and publish it; False with the earlier
+        attempt's receipt when a twin recorded it first."""
+        ticket_id = claim.plan["ticket_id"]
         refs: list[AttachmentRef] = []
         try:
-            for file in files:
-                refs.append(await self.attachments.save(ticket_id, account_id, file))
+            for file in asked.files:
+                refs.append(await self.attachments.save(ticket_id, asked.account_id, file))
             event = build_submission(
-                dataclasses.replace(form, attachments=tuple(refs)),
-                account_id=account_id,
+                dataclasses.replace(asked.form, attachments=tuple(refs)),
+                account_id=asked.account_id,
                 ticket_id=ticket_id,
-                event_id=UUID(plan["event_id"]),
-                correlation_id=correlation_id,
+                event_id=UUID(claim.plan["event_id"]),
+                correlation_id=asked.correlation_id,
                 catalog=self.catalog,
-                follow_up_of=follow_up_of,
+                follow_up_of=asked.follow_up_of,
             )
             receipt = SubmissionReceipt(ticket_id, event.required_documents_missing, tuple(refs))
             entry = OutboxEntry.of(self.topics.submitted, event, self.delivery.now())
@@ -190,16 +209,14 @@ class Submissions:
                 await best_effort(
                     self.attachments.delete(r.attachment_id for r in refs), "delete files"
                 )
-            await best_effort(self.rate_limiter.release(account_id, slot_id), "release slot")
             raise
         if not added:  # a twin attempt of the same plan recorded it a moment before us
             await best_effort(
                 self.attachments.delete(r.attachment_id for r in refs), "delete files"
             )
-            await best_effort(self.rate_limiter.release(account_id, slot_id), "release slot")
             twin = await self.store.get(ticket_id)
             assert twin is not None
-            return await self._finish_earlier(twin)
+            return await self._finish_earlier(twin, claim.abandoned), False
         # Recorded: from here on the request exists, whether Kafka confirms now or later.
         await self.delivery.publish(ticket_id, [(self.topics.submitted, event)])
         log.info(
@@ -209,13 +226,16 @@ class Submissions:
             attachments=len(refs),
             required_documents_missing=event.required_documents_missing,
         )
-        return receipt
+        return receipt, True
 
-    async def _finish_earlier(self, record: TicketRecord) -> SubmissionReceipt:
-        """An earlier attempt of this submission recorded the request: publish what it may
-        not have, and answer as it would have."""
+    async def _finish_earlier(self, record: TicketRecord, abandoned: bool) -> SubmissionReceipt:
+        """An earlier attempt of this submission recorded the request: publish what it gave
+        up on (all of it when it said so), and answer as it would have."""
         log.info("submission recorded by an earlier attempt", ticket_id=record.ticket_id)
-        await self.delivery.publish_all(record)
+        if abandoned:
+            await self.delivery.publish_all(record)
+        else:
+            await self.delivery.publish_pending(record)
         if record.receipt is None:
             return SubmissionReceipt(record.ticket_id, required_documents_missing=False)
         return SubmissionReceipt.from_document(record.receipt)
