@@ -16,7 +16,7 @@ N ?= 2000
 RATE ?= 1000
 BENCH_ARGS ?=
 
-.PHONY: help setup browser kubectl model run test lint typecheck unit fmt token evaluate bench bench-classify crossval replay corrections faults deadletters redrive watch messages up down clean
+.PHONY: help setup browser kubectl model run test lint typecheck unit fmt token evaluate bench bench-classify bench-mail crossval replay corrections faults deadletters redrive watch messages up down clean
 
 help:
 	@echo "make run      - set up and run the whole system on the embedded stack"
@@ -28,6 +28,7 @@ help:
 	@echo "make evaluate DATA=file.csv [WRONG=0.25] [ACCEPT=0.5] - router accuracy figures as JSON"
 	@echo "make bench [N=20000] [RATE=1000] [BENCH_ARGS=...] - load the running make-run stack"
 	@echo "make bench-classify [CLASSIFY_N=2000] [URL=http://127.0.0.1:8002] - /v1/classify latency"
+	@echo "make bench-mail [MAIL_N=2000] - the notifier's mails/s and round trips per mail, own stack"
 	@echo "make faults [FAULTS_N=2000] [FAULTS_ARGS='--only smtp'] - fault injection, own stack"
 	@echo "make deadletters [TOPIC=tickets.submitted] - list dead letters (no payloads)"
 	@echo "make redrive TOPIC=tickets.submitted OFFSETS='3:17 dlq:0:5' | ALL=1 - re-drive them"
@@ -135,6 +136,12 @@ messages: setup
 CLASSIFY_N ?= 2000
 bench-classify: setup model
 	@$(RUN) python -m router.classify_bench --requests $(CLASSIFY_N) $(if $(URL),--url $(URL))
+
+# The notifier's mail rate and store round trips per mail on its own embedded stack (SecantusDB,
+# the Maildir SMTP server, Tansu), at NOTIFIER_CONCURRENCY 1, 4 and 16: JSON lines, then a table.
+MAIL_N ?= 2000
+bench-mail: setup
+	@$(RUN) python -m notifier.mail_bench --mails $(MAIL_N)
 
 evaluate: setup model
 	@test -n "$(DATA)" || { echo "usage: make evaluate DATA=file.csv [WRONG=0.25] [ACCEPT=0.5]"; exit 2; }

@@ -62,6 +62,10 @@ class FakeLedger:
     async def mark_sent(self, notification_id: str, message_id: str) -> None:
         self.entries[notification_id] = LedgerEntry("sent", message_id=message_id)
 
+    async def mark_sent_many(self, marks: Mapping[str, str]) -> None:
+        for notification_id, message_id in marks.items():
+            await self.mark_sent(notification_id, message_id)
+
     async def mark_failed(self, notification_id: str, reason: str) -> None:
         self.entries[notification_id] = LedgerEntry("failed", reason=reason)
 

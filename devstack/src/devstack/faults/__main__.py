@@ -60,7 +60,20 @@ def machine() -> str:
     return f"{platform.node()} ({platform.machine()}, {os.cpu_count()} CPUs, {platform.system()})"
 
 
-async def run(count: int, only: list[str], keep: Path | None) -> list[Result]:
+# The scenario whose fault may re-send the notifier's in-flight mails (docs/reliability.md).
+NOTIFIER_KILL = "kill -9 notifier"
+
+
+def notifier_concurrency(given: int | None) -> int:
+    """--notifier-concurrency, else NOTIFIER_CONCURRENCY as exported, else the default."""
+    if given is not None:
+        return given
+    from notifier.settings import NotifierSettings
+
+    return NotifierSettings().concurrency
+
+
+async def run(count: int, only: list[str], keep: Path | None, concurrency: int) -> list[Result]:
     data_dir = keep or Path(tempfile.mkdtemp(prefix="faults-"))
     config = StackConfig(
         data_dir=data_dir,
@@ -72,6 +85,7 @@ async def run(count: int, only: list[str], keep: Path | None) -> list[Result]:
             "NOTIFIER_RETRY_MAX_ATTEMPTS": "30",  # outlasts the 30 s SMTP outage
             "INTAKE_RATE_LIMIT_TICKETS": "1000000",
             "INTAKE_ACTIVITY_RATE_LIMIT": "1000000",
+            "NOTIFIER_CONCURRENCY": str(concurrency),
         },
     )
     results: list[Result] = []
@@ -83,7 +97,8 @@ async def run(count: int, only: list[str], keep: Path | None) -> list[Result]:
             if only and not any(o.lower() in name.lower() for o in only):
                 continue
             print(f"-- {name}: {count} tickets", flush=True)
-            result = await run_scenario(stack, name, count, fault, poison)
+            window = concurrency if name == NOTIFIER_KILL else 0
+            result = await run_scenario(stack, name, count, fault, poison, mail_window=window)
             results.append(result)
             print(table([result]), flush=True)
         if not only or any(o.lower() in MAIL_SCENARIO.lower() for o in only):
@@ -104,10 +119,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tickets", type=int, default=int(os.environ.get("FAULTS_N", "2000")))
     parser.add_argument("--only", action="append", default=[], help="scenarios containing this")
     parser.add_argument("--data-dir", type=Path, help="keep the stack's data and logs here")
+    parser.add_argument(
+        "--notifier-concurrency",
+        type=int,
+        help="NOTIFIER_CONCURRENCY of the stack's notifier (default: as exported, else the"
+        " notifier's default)",
+    )
     args = parser.parse_args(argv)
+    concurrency = notifier_concurrency(args.notifier_concurrency)
     started = datetime.now(UTC)
-    results = asyncio.run(run(args.tickets, args.only, args.data_dir))
-    print(f"\n{started:%Y-%m-%d %H:%M} UTC, {machine()}, {args.tickets} tickets per scenario")
+    results = asyncio.run(run(args.tickets, args.only, args.data_dir, concurrency))
+    print(
+        f"\n{started:%Y-%m-%d %H:%M} UTC, {machine()}, {args.tickets} tickets per scenario,"
+        f" NOTIFIER_CONCURRENCY={concurrency}"
+    )
     print(table(results))
     return 0 if all(r.ok for r in results) else 1
 

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from faststream.kafka import KafkaBroker
 from faststream_fastapi import FastStreamAPI
+from pymongo import AsyncMongoClient
 
 from notifier.adapters.kafka import KafkaFailedDeliveries
 from notifier.adapters.mongo import MongoNotificationLedger, MongoRequestLocales, MongoRetryQueue
@@ -20,44 +25,48 @@ from shared.kafka.dead_letters import KafkaDeadLetters
 from shared.kafka.publishing import KafkaEventPublisher
 from shared.logging import get_logger
 from shared.metrics import ServiceMetrics
-from shared.mongo import MongoAccountDirectory, create_mongo_client, mongo_is_ready
+from shared.mongo import Document, MongoAccountDirectory, create_mongo_client, mongo_is_ready
 
 SERVICE = "notifier"
 log = get_logger(__name__)
 
 
-__all__ = ["build", "create_app", "mail_templates"]
+__all__ = ["Wiring", "build", "create_app", "mail_templates", "wire"]
 
 
 def create_app() -> FastStreamAPI:
     return build(NotifierSettings()).asgi
 
 
-def build(settings: NotifierSettings) -> ServiceApp:
-    topics = settings.topics
-    mongo = create_mongo_client(settings, SERVICE)
+@dataclass(frozen=True)
+class Wiring:
+    """The service on its real adapters, and the stores whose indexes start-up ensures."""
+
+    service: NotificationService
+    ledger: MongoNotificationLedger
+    retries: MongoRetryQueue
+    mailer: SmtpMailer
+
+
+def wire(
+    settings: NotifierSettings,
+    mongo: AsyncMongoClient[Document],
+    broker: KafkaBroker,
+    on_outcome: Callable[[str, str], None] | None = None,
+) -> Wiring:
+    """NotificationService on MongoDB, SMTP and Kafka: what build() serves and what
+    notifier.mail_bench measures."""
     database = mongo[settings.database]
     ledger = MongoNotificationLedger(database["notifications"])
     retries = MongoRetryQueue(database["retries"])
-    metrics = ServiceMetrics(SERVICE)
-    emails = metrics.counter(
-        "helpdesk_emails_total",
-        "Notification e-mails by kind and outcome (sent, duplicate, deferred, failed)",
-        ("kind", "outcome"),
-    )
-    broker = create_broker(
-        settings,
-        SERVICE,
-        description="E-mails customers at their account address",
-        metrics=metrics,
-    )
+    mailer = SmtpMailer(settings)
     service = NotificationService(
         directory=MongoAccountDirectory.of(mongo),
-        mailer=SmtpMailer(settings),
+        mailer=mailer,
         ledger=ledger,
         publisher=KafkaEventPublisher(broker),
         retries=retries,
-        failed=KafkaFailedDeliveries(broker, topics, SERVICE),
+        failed=KafkaFailedDeliveries(broker, settings.topics, SERVICE),
         retry_policy=RetryPolicy(
             max_attempts=settings.retry_max_attempts,
             base_seconds=settings.retry_base_seconds,
@@ -73,12 +82,35 @@ def build(settings: NotifierSettings) -> ServiceApp:
             recovery_secret=settings.recovery_key,
             catalog=load_catalog(settings.catalog_path),
         ),
-        topics=topics,
+        topics=settings.topics,
         dead_letters=KafkaDeadLetters(broker, SERVICE),
         locales=MongoRequestLocales(database["requests"]),
-        on_outcome=lambda kind, outcome: emails.labels(kind, outcome).inc(),
         concurrency=settings.concurrency,
     )
+    if on_outcome is not None:
+        service.on_outcome = on_outcome
+    return Wiring(service, ledger, retries, mailer)
+
+
+def build(settings: NotifierSettings) -> ServiceApp:
+    topics = settings.topics
+    mongo = create_mongo_client(settings, SERVICE)
+    metrics = ServiceMetrics(SERVICE)
+    emails = metrics.counter(
+        "helpdesk_emails_total",
+        "Notification e-mails by kind and outcome (sent, duplicate, deferred, failed)",
+        ("kind", "outcome"),
+    )
+    broker = create_broker(
+        settings,
+        SERVICE,
+        description="E-mails customers at their account address",
+        metrics=metrics,
+    )
+    wiring = wire(
+        settings, mongo, broker, on_outcome=lambda kind, outcome: emails.labels(kind, outcome).inc()
+    )
+    service, ledger, retries = wiring.service, wiring.ledger, wiring.retries
 
     # In batches: accounts and claims read and written once per batch, one request's events in
     # order, and up to `concurrency` requests at once (1 by default: see NotifierSettings).
@@ -107,7 +139,7 @@ def build(settings: NotifierSettings) -> ServiceApp:
         lifespan=service_lifespan(
             setup=[ledger.ensure_indexes, retries.ensure_indexes],
             background=[lambda: service.run_retries(settings.retry_poll_seconds)],
-            close=[mongo.close],
+            close=[wiring.mailer.close, mongo.close],
         ),
         readiness={"kafka": kafka_is_ready(broker), "mongo": lambda: mongo_is_ready(mongo)},
         metrics=metrics,

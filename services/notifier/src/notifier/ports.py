@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Literal, Protocol
@@ -62,6 +62,9 @@ class NotificationLedger(Protocol):
 
     async def mark_sent(self, notification_id: str, message_id: str) -> None: ...
 
+    async def mark_sent_many(self, marks: Mapping[str, str]) -> None:
+        """mark_sent() for many (notification id -> Message-ID) in one round trip."""
+
     async def mark_failed(self, notification_id: str, reason: str) -> None: ...
 
     async def release(self, notification_id: str) -> None:
@@ -70,6 +73,9 @@ class NotificationLedger(Protocol):
 
 class EventPublisher(Protocol):
     async def publish(self, topic: str, event: Envelope) -> None: ...
+
+    async def publish_many(self, items: Iterable[tuple[str, Envelope]]) -> None:
+        """Publish all at once, in order, and return once every one is acknowledged."""
 
 
 @dataclass(frozen=True, slots=True)

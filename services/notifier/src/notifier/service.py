@@ -4,8 +4,11 @@ Order per notification: claim in the ledger -> look up the account's own address
 mark sent -> publish NotificationSent. A redelivered event finds the claim and sends nothing
 (it re-publishes the recorded outcome, whose event id is derived, so history ignores the copy).
 The one window left: the process dies after the SMTP server accepted the mail and before the
-ledger write (one round trip, milliseconds). The claim then reads "sending" and we send again:
-a rare duplicate with the same Message-ID, which mail clients fold, rather than a lost reply.
+ledger write. The claim then reads "sending" and we send again: a rare duplicate with the same
+Message-ID, which mail clients fold, rather than a lost reply. A batch serves up to
+`concurrency` requests at once (one request's mails in order); each sender waits for its
+mail's mark before its next send (notifier.batch.SentMarks), so a crash can send at most
+`concurrency` mails twice, each once more: with 1, at most the one mail in flight.
 
 A transient failure (server unreachable, 4xx) releases the claim and schedules a retry with
 backoff outside the Kafka partition; the consumer goes on with the next event. A permanent
@@ -27,7 +30,12 @@ import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
-from notifier.batch import PreclaimedLedger, PrefetchedDirectory, PrefetchedLocales
+from notifier.batch import (
+    OutcomeBuffer,
+    PreclaimedLedger,
+    PrefetchedDirectory,
+    PrefetchedLocales,
+)
 from notifier.domain.backoff import RetryPolicy
 from notifier.domain.compose import MailSettings, UnsendableError, compose
 from notifier.domain.events import NotifiableEvent, notifiable_event
@@ -95,7 +103,8 @@ class NotificationService:
         and claims read up front, then every event's mails, under the dead-letter policy of
         its own record."""
         decoded = await decode_records(records, notifiable_event, self.dead_letters)
-        batch = await self.for_batch([event for _, event in decoded])
+        outcomes = OutcomeBuffer(self.publisher)
+        batch = replace(await self.for_batch([event for _, event in decoded]), publisher=outcomes)
 
         async def deliver(item: tuple[InboundRecord, NotifiableEvent]) -> None:
             record, event = item
@@ -108,6 +117,7 @@ class NotificationService:
             work=deliver,
             concurrency=self.concurrency,
         )
+        await outcomes.flush()  # before the batch's offsets are committed
 
     async def handle(self, event: MailSource, *, redriven: bool = False) -> None:
         """redriven: an operator re-drove the event from its DLQ after a fix, so notifications
@@ -166,11 +176,13 @@ class NotificationService:
     async def retry_due(self, limit: int = 50) -> int:
         """Make the due retries' next attempt; returns how many were attempted."""
         due = await self.retries.take_due(limit)
+        # Nothing claimed up front; the marks retried as a batch's are (notifier.batch).
+        service = replace(self, ledger=PreclaimedLedger({}, self.ledger))
         for retry in due:
             planned = next(
                 (p for p in plan(retry.source) if p.notification_id == retry.notification_id), None
             )
-            deferred = planned is not None and await self._deliver(planned, retry.attempt + 1)
+            deferred = planned is not None and await service._deliver(planned, retry.attempt + 1)
             if not deferred:  # a deferred one was rescheduled under the same id
                 await self.retries.done(retry.notification_id)
         return len(due)

@@ -26,6 +26,10 @@ class NotifierSettings(
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     smtp_timeout_seconds: float = 10.0
+    smtp_messages_per_connection: int = Field(default=100, ge=1)
+    """Mails sent over one SMTP connection before it is closed (1: a connection per mail)."""
+    smtp_idle_seconds: float = Field(default=30.0, ge=0)
+    """An idle SMTP connection older than this is not reused (servers drop idle ones)."""
     mail_from: str = "Help Centre <support@helpcentre.example>"
     mail_domain: str = "helpcentre.example"
     public_base_url: str = Field(
@@ -38,8 +42,11 @@ class NotifierSettings(
     retry_max_delay_seconds: float = 300.0
     retry_poll_seconds: float = 0.5
     batch_max_records: int = Field(default=200, ge=1)
-    concurrency: int = Field(default=1, ge=1)
-    """Requests whose mails are sent at once (each its own SMTP connection). Above 1, a crash
-    can send each in-flight mail twice (same Message-ID): the slower the ledger's writes, the
-    more mails sit between the SMTP server's acceptance and the ledger's record (measured in
-    docs/reliability.md). Raise it where MongoDB is fast and a rare duplicate is acceptable."""
+    concurrency: int = Field(default=4, ge=1)
+    """Requests whose mails are sent at once (one request's always in order), each sender over
+    its own SMTP connection. A sender waits for its mail's ledger mark before its next send, so
+    a crash (SIGKILL) can send at most this many mails twice, each once more, with the same
+    Message-ID (mail clients fold it); 1 leaves at most the one mail in flight. 4 by default:
+    the senders share the ledger's writes (group commit), which is what bounds the rate when
+    the store is slow (the embedded stack) or the SMTP relay far, at a window of four mails
+    (docs/reliability.md)."""

@@ -73,6 +73,21 @@ class MongoNotificationLedger:
             {"$set": {"state": "sent", "message_id": message_id, "sent_at": utcnow()}},
         )
 
+    async def mark_sent_many(self, marks: Mapping[str, str]) -> None:
+        if not marks:
+            return
+        now = utcnow()
+        await self._ledger.bulk_write(
+            [
+                UpdateOne(
+                    {"_id": notification_id},
+                    {"$set": {"state": "sent", "message_id": message_id, "sent_at": now}},
+                )
+                for notification_id, message_id in marks.items()
+            ],
+            ordered=False,
+        )
+
     async def mark_failed(self, notification_id: str, reason: str) -> None:
         await self._ledger.update_one(
             {"_id": notification_id},

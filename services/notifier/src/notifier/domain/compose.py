@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email import policy
+from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 from typing import Any
@@ -39,6 +41,55 @@ SUBJECTS: dict[MailKind, str] = {
 }
 # A request's mails: its number first, in every language, so the thread reads as one.
 REQUEST_SUBJECT = N_("[Request #%(ticket_id)s] %(subject)s")
+
+
+# Headers whose values repeat from mail to mail (our From, the parts' Content-Type and
+# Content-Transfer-Encoding, MIME-Version, Auto-Submitted, Content-Language).
+_REPEATED_HEADERS = frozenset(
+    {
+        "from",
+        "content-type",
+        "content-transfer-encoding",
+        "mime-version",
+        "auto-submitted",
+        "content-language",
+    }
+)
+
+
+class _ReusingHeaderRegistry(HeaderRegistry):
+    """The standard header registry (the same parsing and classes), minus the work that
+    repeats on every mail: it builds each header's class once, not on every header set, and
+    parses a repeated header value once (header objects are immutable strings, so one object
+    serves every mail). Building a mail took 2.6 ms, most of it in the email package's header
+    parser (notifier.mail_bench); this leaves about 1 ms."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._classes: dict[str, type[BaseHeader]] = {}
+        self._parsed: dict[tuple[str, str], BaseHeader] = {}
+
+    def __getitem__(self, name: str) -> type[BaseHeader]:
+        key = name.lower()
+        found = self._classes.get(key)
+        if found is None:
+            found = self._classes[key] = super().__getitem__(name)
+        return found
+
+    def __call__(self, name: str, value: object) -> BaseHeader:
+        if not isinstance(value, str) or name.lower() not in _REPEATED_HEADERS:
+            return self[name](name, value)
+        key = (name, value)
+        header = self._parsed.get(key)
+        if header is None:
+            if len(self._parsed) >= 512:  # bounded, whatever the configuration says
+                self._parsed.clear()
+            header = self._parsed[key] = self[name](name, value)
+        return header
+
+
+# The email package's default policy, with that registry.
+MAIL_POLICY = policy.default.clone(header_factory=_ReusingHeaderRegistry())
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,7 +239,7 @@ def compose(
     html = texts.render(f"{planned.kind_name}.html.j2", context)
     subject = texts.gettext(SUBJECTS[planned.kind])
 
-    mail = EmailMessage()
+    mail = EmailMessage(policy=MAIL_POLICY)
     mail["From"] = settings.mail_from
     mail["To"] = formataddr((header_safe(account.display_name), to))
     mail["Message-ID"] = message_id(planned, settings.mail_domain)
