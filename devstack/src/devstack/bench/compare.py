@@ -12,6 +12,19 @@ FIGURES: tuple[tuple[str, tuple[str, ...], str, bool], ...] = (
     ("raw pass-through", ("passthrough_records_per_s",), "rec/s", True),
     ("router, 1 replica", ("router_records_per_s",), "rec/s", True),
     ("router, 2 replicas speed-up", ("two_routers_speedup",), "x", True),
+    ("router alone", ("router_alone", "phases", "router", "records_per_s"), "rec/s", True),
+    (
+        "router alone, depth 1",
+        ("router_alone", "phases", "router-depth-1", "records_per_s"),
+        "rec/s",
+        True,
+    ),
+    (
+        "router alone, 2 replicas",
+        ("router_alone", "phases", "router-2", "records_per_s"),
+        "rec/s",
+        True,
+    ),
     ("history projection", ("history_events_per_s_peak_5s",), "ev/s", True),
     ("duration", ("duration_s",), "s", False),
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import replace
 
 from faststream_fastapi import FastStreamAPI
@@ -21,6 +22,7 @@ from shared.contracts.events import ActivityEvent, TeamMessage, TicketRouted, Ti
 from shared.http.app import ServiceApp, build_app, kafka_is_ready, service_lifespan
 from shared.kafka.broker import batch_subscriber, create_broker
 from shared.kafka.dead_letters import KafkaDeadLetters
+from shared.kafka.pipeline import pipelined_batch_subscriber
 from shared.kafka.publishing import KafkaEventPublisher
 from shared.kafka.records import InboundRecord
 from shared.logging import get_logger
@@ -108,19 +110,22 @@ def build(settings: RouterSettings) -> ServiceApp:
         languages=LanguageDetector(),
     )
 
-    @batch_subscriber(
+    @pipelined_batch_subscriber(
         broker,
         topics.submitted,
-        group_id=SERVICE,
+        group_id=settings.group_id,
         title="route-submitted",
         settings=settings,
         payload=TicketSubmitted,
+        depth=settings.pipeline_depth,
         description="Each submitted request is classified and forwarded to its team",
     )
-    async def on_submitted(records: list[InboundRecord]) -> None:
-        for decision in await service.route_batch(records):
+    async def on_submitted(records: list[InboundRecord]) -> Awaitable[None]:
+        routed = await service.dispatch_batch(records)
+        for decision in routed.decisions:
             rerouted = "true" if decision.rerouted_from else "false"
             decisions_made.labels(decision.team, decision.reason, rerouted).inc()
+        return routed.acknowledged  # the window commits the batch once it completes
 
     handover = HandoverService(
         topics=topics,
@@ -131,7 +136,8 @@ def build(settings: RouterSettings) -> ServiceApp:
     @batch_subscriber(
         broker,
         topics.activity,
-        group_id=f"{SERVICE}-handover",  # its own group: routing never waits on its rebalances
+        # Its own group: routing never waits on its rebalances.
+        group_id=f"{settings.group_id}-handover",
         title="hand-over-transfers",
         settings=settings,
         payload=ActivityEvent,

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Iterable, Sequence
 from typing import Protocol
 
 from shared.contracts.directory import AccountRecord
@@ -10,6 +10,10 @@ from shared.contracts.events import Envelope
 class EventPublisher(Protocol):
     async def publish_many(self, items: Iterable[tuple[str, Envelope]]) -> None:
         """Publish all and return once the broker acknowledged every one."""
+
+    async def send_many(self, items: Iterable[tuple[str, Envelope]]) -> Awaitable[None]:
+        """Hand all to the producer and return at once, with what completes once the broker
+        acknowledged every one (and raises the first failure)."""
 
 
 class AccountDirectory(Protocol):

@@ -6,7 +6,7 @@ still being written (POST /v1/classify), with its category suggestions, publishe
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 
 from pydantic import TypeAdapter
@@ -38,6 +38,19 @@ log = get_logger(__name__)
 _SUBMITTED: TypeAdapter[TicketSubmitted] = TypeAdapter(TicketSubmitted)
 
 
+@dataclass(frozen=True)
+class RoutedBatch:
+    """A batch's decisions, their events handed to the producer, and the broker's
+    acknowledgement of every one of them (the batch may be committed once it completes)."""
+
+    decisions: list[RoutingDecision]
+    acknowledged: Awaitable[None]
+
+
+async def _nothing() -> None:
+    return None
+
+
 @dataclass
 class RoutingService:
     policy: RoutingPolicy
@@ -61,9 +74,17 @@ class RoutingService:
         return self.classifier.version if self.classifier else NO_MODEL_VERSION
 
     async def route_batch(self, records: Sequence[InboundRecord]) -> list[RoutingDecision]:
+        """Route the batch and return once the broker acknowledged all it published."""
+        routed = await self.dispatch_batch(records)
+        await routed.acknowledged
+        return routed.decisions
+
+    async def dispatch_batch(self, records: Sequence[InboundRecord]) -> RoutedBatch:
+        """Route the batch and return once its events are handed to the producer, with their
+        acknowledgement: the consumer reads the next batch meanwhile (pipelining)."""
         tickets: list[TicketSubmitted] = await decode_batch(records, _SUBMITTED, self.dead_letters)
         if not tickets:
-            return []
+            return RoutedBatch([], _nothing())
         predictions = await self._classify(tickets)
         kinds = await self._account_kinds(tickets)
         decisions = [
@@ -91,8 +112,8 @@ class RoutingService:
                 language=decision.language,
                 confidence=round(decision.confidence, 3),
             )
-        await self.publisher.publish_many(outgoing)
-        return decisions
+        acknowledged = await self.publisher.send_many(outgoing)
+        return RoutedBatch(decisions, acknowledged)
 
     async def classify(self, request: ClassifyRequest) -> Classification:
         """What routing would do with this request now, and its likely categories. The

@@ -15,6 +15,21 @@ class RouterSettings(BatchConsumerSettings, ClassifyTokenSettings, ServiceSettin
     model_config = SettingsConfigDict(env_prefix="ROUTER_", extra="ignore", frozen=True)
 
     port: int = 8002
+    group_id: str = Field(
+        default="router",
+        min_length=1,
+        description="The consumer group of tickets.submitted (the hand-over's is"
+        " <group_id>-handover); a second router on other topics (the bench) takes its own",
+    )
+    pipeline_depth: int = Field(
+        default=1,
+        ge=1,
+        le=16,
+        description="Batches of tickets.submitted handled while the broker still acknowledges"
+        " earlier ones' events (committed in order once acknowledged); 1: each batch is"
+        " committed before the next is read. 1 by default: on the embedded stack the router"
+        " is bound by its own CPU, and 3 measured slower (smaller batches; docs/performance.md)",
+    )
     model_path: Path = DEFAULT_MODEL_PATH
     rules_path: Path | None = None
     intent_categories_path: Path | None = Field(

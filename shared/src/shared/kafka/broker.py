@@ -4,7 +4,7 @@ own group, committing only after the effect (FastStream `AckPolicy.NACK_ON_ERROR
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from faststream import AckPolicy
@@ -91,15 +91,22 @@ def batch_subscriber(
             description=description or None,
             **consumer_options(group_id),
         )(consume)
-        for topic in topics:
-            broker.publisher(
-                Topics.dlq(topic),
-                title=f"{title}:{Topics.dlq(topic)}",
-                description=f"Records of {topic} that {group_id} could not process: the"
-                " original bytes and headers plus x-dlq-error, x-dlq-error-type,"
-                " x-dlq-service, x-dlq-attempts and x-dlq-original-topic/partition/offset",
-                schema=bytes,
-            )
+        declare_dead_letters(broker, topics, title=title, group_id=group_id)
         return handle
 
     return declare
+
+
+def declare_dead_letters(
+    broker: KafkaBroker, topics: Sequence[str], *, title: str, group_id: str
+) -> None:
+    """Each topic's dead-letter topic, for the AsyncAPI document: its consumer publishes there."""
+    for topic in topics:
+        broker.publisher(
+            Topics.dlq(topic),
+            title=f"{title}:{Topics.dlq(topic)}",
+            description=f"Records of {topic} that {group_id} could not process: the"
+            " original bytes and headers plus x-dlq-error, x-dlq-error-type,"
+            " x-dlq-service, x-dlq-attempts and x-dlq-original-topic/partition/offset",
+            schema=bytes,
+        )

@@ -25,6 +25,14 @@ def batch_records(msg: StreamMessage[Any]) -> list[InboundRecord]:
     return [InboundRecord.from_consumer_record(r) for r in records]
 
 
+def current_message() -> StreamMessage[Any]:
+    """The message being handled (set by MessageContextMiddleware)."""
+    msg = _current_message.get()
+    if msg is None:
+        raise RuntimeError("current_message() called outside a message handler")
+    return msg
+
+
 def current_records() -> list[InboundRecord]:
     """The records of the message being handled: for batch handlers that decode each record
     themselves (and dead-letter one without the others)."""

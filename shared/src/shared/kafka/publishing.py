@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable, Sequence
 
 from faststream.kafka import KafkaBroker
 
@@ -32,8 +32,11 @@ def event_headers(event: Publishable) -> dict[str, str]:
     return headers
 
 
-async def publish_events(broker: KafkaBroker, items: Iterable[tuple[str, Publishable]]) -> None:
-    """Publish many events at once (the producer batches them) and wait for every ack."""
+async def send_events(
+    broker: KafkaBroker, items: Iterable[tuple[str, Publishable]]
+) -> asyncio.Future[None]:
+    """Hand many events to the producer (it batches them) and return at once, with a future
+    that completes once the broker acknowledged every one (and fails with the first error)."""
     futures = [
         await broker.publish(
             event.model_dump_json().encode(),
@@ -47,8 +50,17 @@ async def publish_events(broker: KafkaBroker, items: Iterable[tuple[str, Publish
     ]
     # (FastStream's in-memory TestKafkaBroker delivers at once and returns no future.)
     pending = [f for f in futures if inspect.isawaitable(f)]
+    return asyncio.ensure_future(_all(pending))
+
+
+async def _all(pending: Sequence[Awaitable[object]]) -> None:
     if pending:
         await asyncio.gather(*pending)
+
+
+async def publish_events(broker: KafkaBroker, items: Iterable[tuple[str, Publishable]]) -> None:
+    """Publish many events at once (the producer batches them) and wait for every ack."""
+    await (await send_events(broker, items))
 
 
 class KafkaEventPublisher:
@@ -62,3 +74,7 @@ class KafkaEventPublisher:
 
     async def publish_many(self, items: Iterable[tuple[str, Publishable]]) -> None:
         await publish_events(self._broker, items)
+
+    async def send_many(self, items: Iterable[tuple[str, Publishable]]) -> Awaitable[None]:
+        """Hand all to the producer; the result completes once every one is acknowledged."""
+        return await send_events(self._broker, items)
