@@ -197,8 +197,10 @@ async def test_a_mail_sent(infra: EmbeddedStack, trips: RoundTrips) -> None:
 # What each operation asks of the store, in order ("<command> <collection>"). Each line is
 # one round trip; the README's table lists them.
 SUBMISSION = [
-    # the key or the content recognised, or a claim and a rate-limit slot taken, in one write
-    "findAndModify submission_gates",
+    "find submission_gates",  # the account's slots and claims: the key or content recognised?
+    # a claim and a rate-limit slot taken in one write (an update, compare-and-set on the
+    # version, for an account's later submissions)
+    "insert submission_gates",
     "insert tickets",  # the request's record with its event in the outbox (and its answer)
 ]
 # Kafka acknowledged: out of the outbox, deferred; the clears queued meanwhile go in one write.

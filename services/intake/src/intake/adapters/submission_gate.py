@@ -1,18 +1,22 @@
-"""The submission gate in MongoDB: one document per account, and `intake.domain.submission_gate
-.admit` as one atomic find-and-update (an update pipeline), so a submission's idempotency claim
-and its rate-limit slot cost one round trip, and concurrent submissions on any replica can
-neither take more slots than the limit nor claim one key twice."""
+"""The submission gate in MongoDB: one document per account holding its slots and claims, and
+`intake.domain.submission_gate.admit` applied to it by compare-and-set on its version: a
+submission's idempotency claim and its rate-limit slot are one read and one write.
+
+(One find-and-update with an update pipeline would be one round trip, but the embedded
+SecantusDB does not apply concurrent pipeline updates of one document atomically: two
+replicas' submissions lost each other's slots in the tests. A filter on the version is.)"""
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import random
 
-from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from intake.domain.ratelimit import Slot
-from intake.domain.submission_gate import GateClaim, GateRequest, GateState
+from intake.domain.submission_gate import GateClaim, GateRequest, GateState, admit
+from shared.kafka.records import TransientError
 from shared.mongo import Document
 
 
@@ -50,96 +54,60 @@ def _state(doc: Document | None) -> GateState:
     )
 
 
-def admit_pipeline(request: GateRequest) -> list[Document]:
-    """`admit` as an update pipeline: stage one drops what expired, stage two adds the claim and
-    the slot if nothing matches and a slot is free (a stage sees the document as the stage
-    before left it)."""
-    now = request.now
-    if request.key is not None:
-        matching: Any = {
-            "$and": [{"$eq": ["$$this.key", request.key]}, {"$gt": ["$$this.key_until", now]}]
-        }
-    else:
-        matching = {
-            "$and": [
-                {"$eq": ["$$this.fp", request.fingerprint]},
-                {"$gt": ["$$this.fp_until", now]},
-            ]
-        }
-    admitted = {
-        "$and": [
-            {"$eq": [{"$size": {"$filter": {"input": "$claims", "cond": matching}}}, 0]},
-            {"$lt": [{"$size": "$slots"}, request.limit]},
-        ]
-    }
-    live_claim = {"$or": [{"$gt": ["$$this.key_until", now]}, {"$gt": ["$$this.fp_until", now]}]}
-    return [
-        {
-            "$set": {
-                "slots": {
-                    "$filter": {
-                        "input": {"$ifNull": ["$slots", []]},
-                        "cond": {"$gt": ["$$this.at", now - request.window]},
-                    }
-                },
-                "claims": {"$filter": {"input": {"$ifNull": ["$claims", []]}, "cond": live_claim}},
-            }
-        },
-        {
-            "$set": {
-                "slots": {
-                    "$cond": [
-                        admitted,
-                        {"$concatArrays": ["$slots", [{"id": request.token, "at": now}]]},
-                        "$slots",
-                    ]
-                },
-                "claims": {
-                    "$cond": [
-                        admitted,
-                        {
-                            "$concatArrays": [
-                                "$claims",
-                                [{"$literal": _claim_document(request.claim)}],
-                            ]
-                        },
-                        "$claims",
-                    ]
-                },
-                "expires_at": {"$literal": request.expires_at},
-            }
-        },
-    ]
-
-
 class MongoSubmissionGate:
-    def __init__(self, collection: AsyncCollection[Document]) -> None:
+    """`admit` decided on the state read, written only if the state is still the version
+    read (compare-and-set), so concurrent submissions on any replica never take more slots
+    than the limit nor claim one key twice. A recognised retry or a refusal writes nothing."""
+
+    def __init__(self, collection: AsyncCollection[Document], max_attempts: int = 50) -> None:
         self._gates = collection
+        self._max_attempts = max_attempts
 
     async def ensure_indexes(self) -> None:
         # An account quiet for longer than every window and TTL has nothing left that counts.
         await self._gates.create_index("expires_at", expireAfterSeconds=0)
 
     async def admit(self, request: GateRequest) -> GateState:
-        for _ in range(2):
-            try:
-                doc = await self._gates.find_one_and_update(
-                    {"_id": request.account_id},
-                    admit_pipeline(request),
-                    upsert=True,
-                    return_document=ReturnDocument.AFTER,
-                )
-            except DuplicateKeyError:
-                continue  # two first submissions of an account upserted at once: again
-            return _state(doc)
-        raise RuntimeError("the submission gate's document could not be created")
+        for _ in range(self._max_attempts):
+            doc = await self._gates.find_one({"_id": request.account_id})
+            before = _state(doc)
+            after = admit(before, request)
+            if request.token not in {c.token for c in after.claims}:
+                return after  # recognised or refused: nothing to write
+            fields = _state_document(after) | {"expires_at": request.expires_at}
+            if doc is None:
+                try:
+                    await self._gates.insert_one(
+                        {"_id": request.account_id, "version": 1, **fields}
+                    )
+                except DuplicateKeyError:
+                    continue  # another submission created it first: read again
+                return after
+            result = await self._gates.update_one(
+                {"_id": request.account_id, "version": doc.get("version", 0)},
+                {"$set": fields, "$inc": {"version": 1}},
+            )
+            if result.modified_count == 1:
+                return after
+            # Lost the race: back off a little so the contenders spread out, then re-read.
+            await asyncio.sleep(random.uniform(0, 0.02))  # noqa: S311 - jitter, not crypto
+        raise TransientError(f"submission gate of {request.account_id} too contended; retry")
 
     async def release(self, account_id: str, token: str) -> None:
         await self._gates.update_one(
-            {"_id": account_id}, {"$pull": {"slots": {"id": token}, "claims": {"token": token}}}
+            {"_id": account_id},
+            {"$pull": {"slots": {"id": token}, "claims": {"token": token}}, "$inc": {"version": 1}},
         )
 
     async def abandon(self, account_id: str, token: str) -> None:
         await self._gates.update_one(
-            {"_id": account_id, "claims.token": token}, {"$set": {"claims.$.abandoned": True}}
+            {"_id": account_id, "claims.token": token},
+            {"$set": {"claims.$.abandoned": True}, "$inc": {"version": 1}},
         )
+
+
+def _state_document(state: GateState) -> Document:
+    return {
+        "slots": [{"id": s.slot_id, "at": s.taken_at} for s in state.slots],
+        "claims": [_claim_document(c) for c in state.claims],
+    }

@@ -134,14 +134,14 @@ class Submissions:
                 raise TransientError("the submission gate did not settle; retry")
             case Admitted(claim):
                 try:
-                    receipt, _ = await self._create(claim, asked)
+                    receipt, created = await self._create(claim, asked)
                 except PublishFailedError:
                     # Recorded, maybe published: the retry publishes it (same plan, same ids).
                     await best_effort(self.gate.abandon(account_id, claim.token), "abandon claim")
                     raise
                 # Any other failure keeps the claim and its slot: the retry carries out the
                 # same plan, so nothing a crashed attempt left half done becomes a second one.
-                return Submitted(receipt)
+                return Submitted(receipt, replayed=not created)  # a twin recorded it first
 
     async def _carry_out(self, claim: GateClaim, asked: Asked) -> Submitted:
         """An earlier attempt claimed this submission: answer as it did, publishing what it
