@@ -7,9 +7,10 @@ the duplicate window), so every retry carries out the same plan. A retry after a
 after a publish that was not confirmed in time, finds the request recorded and publishes the
 same event again (consumers recognise its id); what no client retries, the relay publishes.
 
-Two store round trips for a new request: the gate (claim and rate-limit slot in one atomic
-write, `intake.domain.submission_gate`) and the record with its outbox; taking the published
-event out of the outbox is deferred and shared with other requests' (EventDelivery).
+Three store round trips for a new request: the gate read, its write (claim and rate-limit slot
+together, compare-and-set; `intake.domain.submission_gate`), and the record with its outbox;
+taking the published event out of the outbox is deferred and shared with other requests'
+(EventDelivery).
 """
 
 from __future__ import annotations
@@ -111,7 +112,7 @@ class Submissions:
             limit=self.rate_limit,
             window=self.rate_window,
         )
-        # One round trip: the key or the content recognised, or a claim and a slot taken.
+        # The key or the content recognised, or a claim and a slot taken, in one decision.
         verdict = judge(await self.gate.admit(request), request)
         for _ in range(GATE_ATTEMPTS):
             if not isinstance(verdict, Unsettled):
