@@ -14,7 +14,7 @@ from intake.domain.idempotency import IdempotencyRecord, RecordState
 from intake.domain.outbox import OutboxEntry, RecordChange, RecordedEvent
 from intake.domain.ratelimit import RateDecision, Slot, take_slot
 from intake.domain.recovery import RecoveryGrant
-from intake.domain.submission_gate import GateRequest, GateState, abandoned, admit, without
+from intake.domain.submission_gate import GateRequest, GateState, abandoned, admit
 from intake.ports import StoredAttachment, TicketRecord
 from shared.contracts.directory import DEMO_ACCOUNTS, AccountRecord
 from shared.contracts.events import (
@@ -258,9 +258,6 @@ class FakeSubmissionGate:
         state = admit(self.states.get(request.account_id, GateState()), request)
         self.states[request.account_id] = state
         return state
-
-    async def release(self, account_id: str, token: str) -> None:
-        self.states[account_id] = without(self.states.get(account_id, GateState()), token)
 
     async def abandon(self, account_id: str, token: str) -> None:
         self.states[account_id] = abandoned(self.states.get(account_id, GateState()), token)

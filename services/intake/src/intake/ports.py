@@ -160,9 +160,6 @@ class SubmissionGate(Protocol):
     async def admit(self, request: GateRequest) -> GateState:
         """`intake.domain.submission_gate.admit` in one atomic write; the state after it."""
 
-    async def release(self, account_id: str, token: str) -> None:
-        """Give back an attempt's claim and slot: it created nothing."""
-
     async def abandon(self, account_id: str, token: str) -> None:
         """The attempt recorded its request but could not publish it: its retry will."""
 

@@ -93,12 +93,6 @@ class MongoSubmissionGate:
             await asyncio.sleep(random.uniform(0, 0.02))  # noqa: S311 - jitter, not crypto
         raise TransientError(f"submission gate of {request.account_id} too contended; retry")
 
-    async def release(self, account_id: str, token: str) -> None:
-        await self._gates.update_one(
-            {"_id": account_id},
-            {"$pull": {"slots": {"id": token}, "claims": {"token": token}}, "$inc": {"version": 1}},
-        )
-
     async def abandon(self, account_id: str, token: str) -> None:
         await self._gates.update_one(
             {"_id": account_id, "claims.token": token},

@@ -109,13 +109,7 @@ class Limited:
     retry_after_seconds: int
 
 
-@dataclass(frozen=True, slots=True)
-class Unsettled:
-    """The state shows neither our claim nor a reason to refuse: the write did not apply (two
-    first submissions of an account raced to create its state). Ask again."""
-
-
-Verdict = Admitted | Existing | KeyReused | Limited | Unsettled
+Verdict = Admitted | Existing | KeyReused | Limited
 
 
 def judge(after: GateState, request: GateRequest) -> Verdict:
@@ -135,17 +129,7 @@ def judge(after: GateState, request: GateRequest) -> Verdict:
         window=request.window,
         slot_id=request.token,
     )
-    if decision.allowed:
-        return Unsettled()
     return Limited(decision.retry_after_seconds)
-
-
-def without(state: GateState, token: str) -> GateState:
-    """The state with an attempt's claim and slot given back (it created nothing)."""
-    return GateState(
-        tuple(s for s in state.slots if s.slot_id != token),
-        tuple(c for c in state.claims if c.token != token),
-    )
 
 
 def abandoned(state: GateState, token: str) -> GateState:

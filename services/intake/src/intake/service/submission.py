@@ -32,7 +32,6 @@ from intake.domain.submission_gate import (
     GateRequest,
     KeyReused,
     Limited,
-    Unsettled,
     judge,
 )
 from intake.ports import AttachmentStore, SubmissionGate, TicketRecord, TicketStore
@@ -44,11 +43,9 @@ from intake.service.receipts import SubmissionReceipt, Submitted
 from shared.contracts.catalog import Catalog
 from shared.contracts.events import AttachmentRef, new_ticket_id, utcnow
 from shared.contracts.topics import Topics
-from shared.kafka.records import TransientError
 from shared.logging import get_logger
 
 log = get_logger(__name__)
-GATE_ATTEMPTS = 3
 
 
 def new_plan() -> dict[str, str]:
@@ -114,10 +111,6 @@ class Submissions:
         )
         # The key or the content recognised, or a claim and a slot taken, in one decision.
         verdict = judge(await self.gate.admit(request), request)
-        for _ in range(GATE_ATTEMPTS):
-            if not isinstance(verdict, Unsettled):
-                break
-            verdict = judge(await self.gate.admit(request), request)
         asked = Asked(files, form, account_id, correlation_id, follow_up_of)
         match verdict:
             case KeyReused():
@@ -131,8 +124,6 @@ class Submissions:
                 )
             case Existing(claim):
                 return await self._carry_out(claim, asked)
-            case Unsettled():
-                raise TransientError("the submission gate did not settle; retry")
             case Admitted(claim):
                 try:
                     receipt, created = await self._create(claim, asked)
